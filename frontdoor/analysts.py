@@ -1,0 +1,84 @@
+"""Analyst accounts and their bearer tokens.
+
+Tokens are shown once and stored only as a keyed digest (see Keyring.token_digest), so a
+copy of the Redis data does not let anyone act as an analyst.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from .errors import Conflict, InvalidInput, NotFound
+from .keyring import Keyring
+from .queue import keys
+from .report import now_iso
+
+ROLES = ("analyst", "supervisor")
+# Also the consumer name on the lanes, so no "~" (reserved for the released pseudo-consumer).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+TOKEN_PREFIX = "fdt_"
+
+
+@dataclass(frozen=True)
+class Analyst:
+    name: str
+    role: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+
+class Analysts:
+    def __init__(self, redis: aioredis.Redis, keyring: Keyring) -> None:
+        self.redis = redis
+        self.keyring = keyring
+
+    async def add(self, name: str, role: str) -> str:
+        """Create an analyst and return their token: the only time it exists in clear."""
+        if not NAME_RE.match(name):
+            raise InvalidInput("name: use 1-64 lower-case letters, digits, '.', '_' or '-'", code="invalid_field")
+        if role not in ROLES:
+            raise InvalidInput(f"role: must be one of {', '.join(ROLES)}", code="invalid_field")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        digest = self.keyring.token_digest(token)
+        # All three keys share the {auth} tag: one MULTI, one slot.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(keys.analyst(name))
+            if await pipe.exists(keys.analyst(name)):
+                raise Conflict(f"analyst {name} exists already", code="analyst_exists")
+            pipe.multi()
+            pipe.hset(keys.analyst(name), mapping={"name": name, "role": role, "token": digest, "created_at": now_iso()})
+            pipe.set(keys.analyst_token(digest), name)
+            pipe.sadd(keys.ANALYSTS, name)
+            await pipe.execute()
+        return token
+
+    async def revoke(self, name: str) -> None:
+        digest = await self.redis.hget(keys.analyst(name), "token")
+        if digest is None:
+            raise NotFound(f"no analyst {name}", code="analyst_not_found")
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.analyst(name), keys.analyst_token(digest))
+        pipe.srem(keys.ANALYSTS, name)
+        await pipe.execute()
+
+    async def authenticate(self, token: str) -> Analyst | None:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        name = await self.redis.get(keys.analyst_token(self.keyring.token_digest(token)))
+        if name is None:
+            return None
+        role = await self.redis.hget(keys.analyst(name), "role")
+        return Analyst(name, role) if role else None
+
+    async def get(self, name: str) -> Analyst | None:
+        role = await self.redis.hget(keys.analyst(name), "role")
+        return Analyst(name, role) if role else None
+
+    async def names(self) -> list[str]:
+        return sorted(await self.redis.smembers(keys.ANALYSTS))

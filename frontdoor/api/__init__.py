@@ -1,0 +1,1 @@
+"""The HTTP API: public reporting routes and the analyst routes."""

@@ -1,0 +1,147 @@
+"""Analyst routes: claim, read, assess, act on, release and find cases; statistics; accounts.
+
+Case views carry the URL defanged beside the plain one and nothing here ever fetches it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import InvalidInput
+from ..queue import stats
+from ..report import ASSESSMENT_SCHEMA, check
+from . import app as app_module
+from .auth import current, requires
+from .errors import read_json, read_object
+
+BOTH = ("analyst", "supervisor")
+
+
+async def _case(request: web.Request, case_id: str) -> dict[str, Any]:
+    svc = app_module.services(request)
+    case = await svc.queue.get(case_id)
+    for report in case.get("reports", []):
+        if report.get("contact"):
+            # The reporter consented to follow-up; analysts see the contact, nobody else does.
+            report["contact"] = svc.keyring.decrypt(report["contact"]["ciphertext"])
+    return case
+
+
+@requires(*BOTH)
+async def claim(request: web.Request) -> web.StreamResponse:
+    case_id = await app_module.services(request).queue.claim(current(request).name)
+    if case_id is None:
+        return web.Response(status=204)
+    return web.json_response(await _case(request, case_id))
+
+
+@requires(*BOTH)
+async def get_case(request: web.Request) -> web.Response:
+    return web.json_response(await _case(request, request.match_info["case_id"]))
+
+
+@requires(*BOTH)
+async def assessment(request: web.Request) -> web.Response:
+    body = read_object(await read_json(request))
+    check(ASSESSMENT_SCHEMA, body)
+    case_id = request.match_info["case_id"]
+    await app_module.services(request).queue.assess(
+        case_id, current(request).name, body["classification"], hosting_country=body.get("hosting_country"),
+        actions=body.get("actions", []), note=body.get("note"))
+    return web.json_response(await _case(request, case_id))
+
+
+@requires(*BOTH)
+async def actions(request: web.Request) -> web.Response:
+    body = read_object(await read_json(request))
+    check(ASSESSMENT_SCHEMA, {"classification": "baseline", **{k: v for k, v in body.items()}})
+    if not body.get("actions"):
+        raise InvalidInput("actions: give at least one action", code="missing_field")
+    case_id = request.match_info["case_id"]
+    await app_module.services(request).queue.record_actions(case_id, current(request).name, body["actions"])
+    return web.json_response(await _case(request, case_id))
+
+
+@requires(*BOTH)
+async def release(request: web.Request) -> web.Response:
+    case_id = request.match_info["case_id"]
+    await app_module.services(request).queue.release(case_id, current(request).name)
+    return web.json_response(await _case(request, case_id))
+
+
+@requires(*BOTH)
+async def renew(request: web.Request) -> web.Response:
+    case_id = request.match_info["case_id"]
+    await app_module.services(request).queue.renew(case_id, current(request).name)
+    return web.json_response(await _case(request, case_id))
+
+
+@requires("supervisor")
+async def reassign(request: web.Request) -> web.Response:
+    body = read_object(await read_json(request))
+    target = body.get("analyst")
+    if not isinstance(target, str) or set(body) != {"analyst"}:
+        raise InvalidInput("Send {\"analyst\": \"<name>\"}.", code="invalid_field")
+    svc = app_module.services(request)
+    if await svc.analysts.get(target) is None:
+        raise InvalidInput(f"analyst: no analyst named {target!r}", code="analyst_not_found")
+    case_id = request.match_info["case_id"]
+    await svc.queue.reassign(case_id, current(request).name, target)
+    return web.json_response(await _case(request, case_id))
+
+
+@requires(*BOTH)
+async def find(request: web.Request) -> web.Response:
+    url = request.query.get("url")
+    if not url:
+        raise InvalidInput("Give the URL to look for as ?url=...", code="missing_field")
+    cases = await app_module.services(request).queue.find_by_url(url)
+    return web.json_response({"cases": cases})
+
+
+def _day(request: web.Request, name: str, default: date) -> date:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}: give a date as YYYY-MM-DD", code="invalid_field") from None
+
+
+@requires(*BOTH)
+async def get_stats(request: web.Request) -> web.Response:
+    since_default, until_default = stats.default_range(datetime.now(timezone.utc).date())
+    since, until = _day(request, "since", since_default), _day(request, "until", until_default)
+    try:
+        figures = await stats.collect(app_module.services(request).queue, since, until)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_field") from None
+    return web.json_response(figures)
+
+
+@requires("supervisor")
+async def add_analyst(request: web.Request) -> web.Response:
+    body = read_object(await read_json(request))
+    if set(body) - {"name", "role"} or not isinstance(body.get("name"), str):
+        raise InvalidInput("Send {\"name\": \"...\", \"role\": \"analyst\" | \"supervisor\"}.", code="invalid_field")
+    role = body.get("role", "analyst")
+    token = await app_module.services(request).analysts.add(body["name"], str(role))
+    return web.json_response({"name": body["name"], "role": role, "token": token}, status=201)
+
+
+def add_routes(app: web.Application) -> None:
+    base = "/api/v1/analyst"
+    app.router.add_post(f"{base}/claim", claim)
+    app.router.add_get(f"{base}/cases", find)
+    app.router.add_get(f"{base}/cases/{{case_id}}", get_case)
+    app.router.add_post(f"{base}/cases/{{case_id}}/assessment", assessment)
+    app.router.add_post(f"{base}/cases/{{case_id}}/actions", actions)
+    app.router.add_post(f"{base}/cases/{{case_id}}/release", release)
+    app.router.add_post(f"{base}/cases/{{case_id}}/lease", renew)
+    app.router.add_post(f"{base}/cases/{{case_id}}/reassign", reassign)
+    app.router.add_get(f"{base}/stats", get_stats)
+    app.router.add_post(f"{base}/analysts", add_analyst)

@@ -1,0 +1,108 @@
+"""`create_app(settings)`: the aiohttp application and everything it owns.
+
+Long-lived pieces (the Redis pool, the queue, housekeeping) start and stop through
+cleanup_ctx; handlers reach them through typed AppKeys, never globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+from ..analysts import Analysts
+from ..keyring import Keyring, load_secret
+from ..queue import TriageQueue
+from ..queue.retention import purge_expired
+from ..settings import Settings
+from . import analyst, public
+from .auth import ANALYSTS_KEY
+from .errors import error_middleware
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_INTERVAL_S = 60.0
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    redis: aioredis.Redis
+    keyring: Keyring
+    queue: TriageQueue
+    analysts: Analysts
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def build_services(settings: Settings, redis_url: str) -> Services:
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2,
+                                    health_check_interval=30)
+    keyring = Keyring(load_secret(settings))
+    queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
+                        retention_ms=settings.retention_days * 86_400_000)
+    return Services(settings, redis, keyring, queue, Analysts(redis, keyring))
+
+
+def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    svc = build_services(settings, redis_url)
+    app[SERVICES] = svc
+    app[ANALYSTS_KEY] = svc.analysts
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        try:
+            await svc.queue.setup()
+        except (aioredis.ConnectionError, OSError):
+            # Start anyway: /readyz reports 503 and submits answer 503 until Redis is back.
+            log.warning("redis unreachable at start-up; the queue is set up on the next housekeeping run")
+        task = asyncio.create_task(_housekeeping(svc)) if housekeeping else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await svc.redis.aclose()
+
+    app.cleanup_ctx.append(lifecycle)
+    public.add_routes(app)
+    analyst.add_routes(app)
+    return app
+
+
+async def _housekeeping(svc: Services) -> None:
+    """Retention, interrupted fan-outs, and a missing consumer group after a Redis restart."""
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
+        try:
+            await svc.queue.setup()
+            await svc.queue.recover_fanout()
+            await purge_expired(svc.queue)
+        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
+            log.warning("housekeeping skipped: redis unavailable")
+        except Exception:  # housekeeping must never die; the next run tries again
+            log.exception("housekeeping failed")
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, route pattern, status and time: no client address, no user agent, no path
+    parameters (a receipt code in a URL would link a reporter to their report)."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        route = "-"
+        match = getattr(request, "match_info", None)
+        if match is not None and match.route.resource is not None:
+            route = match.route.resource.canonical
+        self.logger.info("%s %s %s %.1fms", request.method, route, response.status, time * 1000)

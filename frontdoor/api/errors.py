@@ -1,0 +1,74 @@
+"""The one place where exceptions become HTTP: a uniform `{"error", "message"}` body.
+
+A malformed request is never a 500, and a 500 never echoes the request (it may be a report).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import FrontdoorError, InvalidInput
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status, headers=headers or None)
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               413: "too_large", 415: "unsupported_media_type"}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except FrontdoorError as exc:
+        return json_error(exc.status, exc.code, exc.message)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return json_error(413, "too_large", f"The request body is larger than the {exc.max_size} bytes allowed.")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = exc.reason if exc.status != 404 else "There is nothing at this address."
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+        return json_error(exc.status, code, message, **headers)
+    except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError):
+        log.warning("redis unavailable", extra={"path": request.match_info.route.resource.canonical if request.match_info.route.resource else None})
+        return json_error(503, "unavailable", "The service cannot store or read reports right now. Please try again in a few minutes.",
+                          **{"Retry-After": "30"})
+    except Exception:
+        log.exception("unhandled error", extra={"method": request.method})
+        return json_error(500, "internal", "Something went wrong on our side. Nothing you sent was kept.")
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON, or a 4xx that says what is wrong with it."""
+    if request.content_type != "application/json":
+        raise _Unsupported("Send the body as JSON with Content-Type: application/json.")
+    raw = await request.read()  # enforces client_max_size (413)
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"The body is not valid JSON: {exc}", code="malformed_json") from None
+
+
+def read_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidInput("The body must be a JSON object.", code="invalid_type")
+    return body
+
+
+class _Unsupported(FrontdoorError):
+    code = "unsupported_media_type"
+    status = 415

@@ -1,0 +1,117 @@
+"""The OpenAPI 3.1 document, built from the route table and the JSON Schemas in the repo.
+
+Paths are described here once; a test checks them against the routes that exist, both ways.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .. import __version__
+from ..report import ASSESSMENT_SCHEMA, REPORT_SCHEMA, SUBMISSION_SCHEMA, load_schema
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+CASE = {"$ref": "#/components/schemas/Case"}
+CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "Invalid input", 401: "No or invalid token", 403: "Wrong role", 404: "Unknown id", 409: "Not allowed in the case's state",
+            413: "Body too large", 415: "Not JSON", 503: "Redis unavailable"}
+    return {str(c): _json(ERROR, text[c]) for c in codes}
+
+
+def _analyst(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None, params: list[Any] | None = None,
+             roles: str = "analyst, supervisor", extra: tuple[int, ...] = ()) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "description": f"Roles: {roles}.", "security": [{"bearer": []}],
+                          "responses": {**ok, **_errors(401, 403, 503, *extra)}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["responses"].update(_errors(400, 413, 415))
+    if params:
+        op["parameters"] = params
+    return op
+
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/reports": {"post": {
+        "summary": "Submit a report (anonymous)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportSubmission"}}}},
+        "responses": {"201": _json({"type": "object", "required": ["report", "receipt"], "properties": {
+            "report": {"type": "string"}, "receipt": {"type": "string"}, "status": {"type": "string"}, "message": {"type": "string"}}},
+            "Stored and queued"), **_errors(400, 409, 413, 415, 503)}}},
+    "/api/v1/receipts/{code}": {"get": {
+        "summary": "Coarse status of a report, by its receipt code",
+        "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": _json({"type": "object", "properties": {"status": {"enum": ["received", "in_review", "action_taken", "closed"]}}},
+                                   "Status"), **_errors(404, 503)}}},
+    "/healthz": {"get": {"summary": "The process is up", "responses": {"200": _json({"type": "object"}, "Up")}}},
+    "/readyz": {"get": {"summary": "Redis is reachable", "responses": {"200": _json({"type": "object"}, "Ready"), **_errors(503)}}},
+    "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+    "/api/v1/analyst/claim": {"post": _analyst(
+        "Claim the next case (urgent lane first, then oldest) under a lease",
+        {"200": _json(CASE, "The case, now yours"), "204": {"description": "The queue is empty"}})},
+    "/api/v1/analyst/cases": {"get": _analyst(
+        "Every case a URL has had, newest first", {"200": _json({"type": "object", "properties": {"cases": {"type": "array", "items": CASE}}}, "Cases")},
+        params=[{"name": "url", "in": "query", "required": True, "schema": {"type": "string"}}], extra=(400,))},
+    "/api/v1/analyst/cases/{case_id}": {"get": _analyst("A case with its reports and audit trail", {"200": _json(CASE, "The case")},
+                                                        params=[CASE_ID], extra=(404,))},
+    "/api/v1/analyst/cases/{case_id}/assessment": {"post": _analyst(
+        "Classify a case you hold, with the actions taken", {"200": _json(CASE, "Assessed")},
+        body={"$ref": "#/components/schemas/Assessment"}, params=[CASE_ID], extra=(404, 409))},
+    "/api/v1/analyst/cases/{case_id}/actions": {"post": _analyst(
+        "Record later actions on an assessed case (content_removed closes it)", {"200": _json(CASE, "Recorded")},
+        body={"$ref": "#/components/schemas/ActionsRequest"}, params=[CASE_ID], extra=(404, 409))},
+    "/api/v1/analyst/cases/{case_id}/release": {"post": _analyst(
+        "Give a claimed case back; it is served next", {"200": _json(CASE, "Released")}, params=[CASE_ID], extra=(404, 409))},
+    "/api/v1/analyst/cases/{case_id}/lease": {"post": _analyst(
+        "Renew your lease on a case", {"200": _json(CASE, "Renewed")}, params=[CASE_ID], extra=(404, 409))},
+    "/api/v1/analyst/cases/{case_id}/reassign": {"post": _analyst(
+        "Move a claimed case to another analyst", {"200": _json(CASE, "Reassigned")},
+        body={"type": "object", "additionalProperties": False, "required": ["analyst"], "properties": {"analyst": {"type": "string"}}},
+        params=[CASE_ID], roles="supervisor", extra=(404, 409))},
+    "/api/v1/analyst/stats": {"get": _analyst(
+        "Published statistics for a period", {"200": _json({"type": "object"}, "Statistics")},
+        params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string", "format": "date"}} for n in ("since", "until")],
+        extra=(400,))},
+    "/api/v1/analyst/analysts": {"post": _analyst(
+        "Create an analyst; the token is shown once", {"201": _json({"type": "object"}, "Created")},
+        body={"type": "object", "additionalProperties": False, "required": ["name"],
+              "properties": {"name": {"type": "string"}, "role": {"enum": ["analyst", "supervisor"]}}},
+        roles="supervisor", extra=(409,))},
+}
+
+
+def _component(name: str) -> dict[str, Any]:
+    schema = dict(load_schema(name))
+    schema.pop("$schema", None)
+    return schema
+
+
+def document(app: web.Application | None = None) -> dict[str, Any]:
+    assessment = _component(ASSESSMENT_SCHEMA)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "frontdoor", "version": __version__,
+                 "description": "The public reporting front door of an Internet hotline, and its analysts' triage queue."},
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message"],
+                          "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
+                "ReportSubmission": _component(SUBMISSION_SCHEMA),
+                "Report": _component(REPORT_SCHEMA),
+                "Assessment": assessment,
+                "ActionsRequest": {"$ref": assessment["$id"] + "#/$defs/actions_request"},
+                "Case": {"type": "object", "required": ["id", "status", "lane", "report_count"],
+                         "description": "A normalized URL (or a URL-less report) under triage; `url_defanged` is for display."},
+            },
+        },
+    }

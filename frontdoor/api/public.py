@@ -1,0 +1,54 @@
+"""Public routes: submit a report, look up a receipt, health, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..errors import NotFound
+from ..report import build_report
+from . import app as app_module
+from .errors import json_error, read_json
+from .openapi import document
+
+NEXT_STEPS = ("Thank you. Your report is anonymous. Keep your receipt code: with it you can check the status "
+              "of your report. Please do not send or keep copies of any images.")
+
+
+async def submit_report(request: web.Request) -> web.Response:
+    svc = app_module.services(request)
+    body = await read_json(request)
+    report = build_report(body, channel="api", keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url)
+    submitted = await svc.queue.submit(report)
+    return web.json_response({"report": submitted.report_id, "receipt": submitted.receipt, "status": "received",
+                              "message": NEXT_STEPS}, status=201)
+
+
+async def receipt(request: web.Request) -> web.Response:
+    status = await app_module.services(request).queue.receipt_status(request.match_info["code"])
+    if status is None:
+        raise NotFound("We have no report with this receipt code. Check the code and try again.", code="receipt_not_found")
+    return web.json_response({"status": status})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await app_module.services(request).redis.ping()
+    except Exception:  # any failure to reach Redis means not ready; the reason is in the Redis client log
+        return json_error(503, "unavailable", "Redis is not reachable.")
+    return web.json_response({"status": "ready"})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document(request.app))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/reports", submit_report)
+    app.router.add_get("/api/v1/receipts/{code}", receipt)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/api/v1/openapi.json", openapi)

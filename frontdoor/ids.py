@@ -1,0 +1,46 @@
+"""Identifiers: sortable ids for reports and cases, and receipt codes a person can read out.
+
+Report and case ids are ULIDs (time-sortable) with the queue shard appended, so any
+id names the Redis hash slot that holds it without a look-up table.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from ulid import ULID
+
+# Crockford's base32: no I, L, O or U, so a code survives being read out on the phone.
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
+RECEIPT_CHARS = 10  # 50 bits: unguessable at any rate limit a hotline would run
+_ID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}-[0-9]{1,4}$")
+
+
+def new_id(shard: int) -> str:
+    return f"{ULID()}-{shard}"
+
+
+def shard_of(item_id: str) -> int:
+    """The shard an id was minted for; raises ValueError for anything that is not one of ours."""
+    if not _ID_RE.match(item_id):
+        raise ValueError("not a frontdoor id")
+    return int(item_id.rsplit("-", 1)[1])
+
+
+def is_id(item_id: str) -> bool:
+    return bool(_ID_RE.match(item_id))
+
+
+def new_receipt() -> str:
+    code = "".join(secrets.choice(_CROCKFORD) for _ in range(RECEIPT_CHARS))
+    return f"{code[:5]}-{code[5:]}"
+
+
+def canonical_receipt(text: str) -> str | None:
+    """Accept what a reporter types (any case, spaces, dashes, O for 0) or None if it cannot be a code."""
+    cleaned = re.sub(r"[\s\-]", "", text).upper().translate(_CONFUSABLE)
+    if len(cleaned) != RECEIPT_CHARS or any(c not in _CROCKFORD for c in cleaned):
+        return None
+    return f"{cleaned[:5]}-{cleaned[5:]}"

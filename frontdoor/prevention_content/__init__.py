@@ -1,0 +1,1 @@
+"""Safety and prevention resources, helplines and the hotline directory, added with the dialog."""

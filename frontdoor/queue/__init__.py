@@ -1,0 +1,5 @@
+"""The Redis-backed triage queue. Never a top-level `queue`: that would hide the stdlib module redis-py imports."""
+
+from .triage import Submitted, TriageQueue
+
+__all__ = ["Submitted", "TriageQueue"]

@@ -1,0 +1,102 @@
+"""Every Redis key the queue uses, in one place.
+
+Keys of one shard share the hash tag `{sN}`, so each Lua script and MULTI touches a
+single Redis Cluster slot. Keys are named for ids and digests only: no URL, no report
+text and nothing about a reporter ever appears in a key name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+PREFIX = "fd"
+GROUP = "analysts"  # the one consumer group every claimer reads the lanes through
+LANES = ("urgent", "normal")  # served in this order
+RELEASED = "~released"  # pseudo-consumer that holds released entries until the next claim
+
+
+def url_digest(normalized_url: str) -> str:
+    return hashlib.sha256(normalized_url.encode()).hexdigest()[:32]
+
+
+def shard_for(value: str, shards: int) -> int:
+    if shards == 1:
+        return 0
+    return int.from_bytes(hashlib.sha256(value.encode()).digest()[:8], "big") % shards
+
+
+def tag(shard: int) -> str:
+    """The shard's key prefix: `fd:{s0}:`. Everything a script derives from it stays in the slot."""
+    return f"{PREFIX}:{{s{shard}}}:"
+
+
+def lane(shard: int, name: str) -> str:
+    return f"{tag(shard)}lane:{name}"
+
+
+def case(shard: int, case_id: str) -> str:
+    return f"{tag(shard)}case:{case_id}"
+
+
+def case_reports(shard: int, case_id: str) -> str:
+    return f"{tag(shard)}case:{case_id}:reports"
+
+
+def case_audit(shard: int, case_id: str) -> str:
+    return f"{tag(shard)}case:{case_id}:audit"
+
+
+def report(shard: int, report_id: str) -> str:
+    return f"{tag(shard)}report:{report_id}"
+
+
+def receipt(shard: int, code: str) -> str:
+    return f"{tag(shard)}receipt:{code}"
+
+
+def url_index(shard: int) -> str:
+    """HASH url digest -> the latest case for that URL (open or closed; closed ones link forward)."""
+    return f"{tag(shard)}urls"
+
+
+def stats(shard: int, day: str) -> str:
+    return f"{tag(shard)}stats:{day}"
+
+
+def timing(shard: int, metric: str, day: str) -> str:
+    return f"{tag(shard)}timing:{metric}:{day}"
+
+
+def stats_days(shard: int) -> str:
+    """SET of days that have counters, so statistics never need SCAN."""
+    return f"{tag(shard)}stats:days"
+
+
+def retention(shard: int) -> str:
+    """ZSET of `r:<report>` / `c:<case>` scored by when their free text may be erased."""
+    return f"{tag(shard)}retention"
+
+
+def fanout(shard: int) -> str:
+    """ZSET of reports whose URLs span shards and whose other shards are not yet confirmed."""
+    return f"{tag(shard)}fanout"
+
+
+def applied(shard: int, report_id: str) -> str:
+    """Idempotency marker for a report's fan-out into this shard (expires after a week)."""
+    return f"{tag(shard)}applied:{report_id}"
+
+
+# Analysts live in their own slot: they are few and every look-up is one key.
+AUTH_TAG = f"{PREFIX}:{{auth}}:"
+
+
+def analyst(name: str) -> str:
+    return f"{AUTH_TAG}analyst:{name}"
+
+
+def analyst_token(digest: str) -> str:
+    return f"{AUTH_TAG}token:{digest}"
+
+
+ANALYSTS = f"{AUTH_TAG}analysts"

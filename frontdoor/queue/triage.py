@@ -1,0 +1,415 @@
+"""The triage queue: reports in, de-duplicated cases out to analysts under a lease.
+
+Every state change is one Lua script in one shard's hash slot (see scripts.lua), so
+a crash never leaves half a submit or half an assessment behind. Python here only
+shapes arguments and results; the invariants live in the scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from .. import ids
+from ..errors import Conflict, InvalidInput, NotFound
+from ..report import check, ASSESSMENT_SCHEMA
+from . import keys
+
+log = logging.getLogger(__name__)
+
+CLASSIFICATIONS = ("baseline", "illegal_national", "not_illegal", "insufficient_information", "duplicate", "outside_remit")
+ACTIONS = ("forwarded_law_enforcement", "forwarded_partner_hotline", "notice_and_takedown_sent", "content_removed")
+# The reporter sees only these, never what an analyst decided or why.
+RECEIPT_STATUS = {"queued": "received", "in_review": "in_review", "assessed": "in_review",
+                  "action_taken": "action_taken", "closed": "closed"}
+CASE_REPORTS_SHOWN = 50
+FANOUT_GRACE_MS = 60_000
+_CLOCK_SKEW_MS = 5 * 60_000
+
+
+def _script(name: str) -> str:
+    pkg = resources.files("frontdoor.queue")
+    return pkg.joinpath("scripts.lua").read_text() + "\n" + pkg.joinpath(name).read_text()
+
+
+def utc_day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d")
+
+
+def iso(ms: int | str | None) -> str | None:
+    if ms in (None, ""):
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Submitted:
+    report_id: str
+    receipt: str
+    cases: tuple[tuple[str, str], ...]  # (case_id, "opened" | "joined" | "reopened")
+
+
+class TriageQueue:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        shards: int = 1,
+        lease_ms: int = 15 * 60_000,
+        retention_ms: int = 90 * 86_400_000,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        if shards < 1:
+            raise ValueError("shards must be at least 1")
+        self.redis = redis
+        self.shards = shards
+        self.lease_ms = lease_ms
+        self.retention_ms = retention_ms
+        self.clock_ms = clock_ms
+        self._submit = redis.register_script(_script("submit.lua"))
+        self._claim = redis.register_script(_script("claim.lua"))
+        self._lease = redis.register_script(_script("lease.lua"))
+        self._assess = redis.register_script(_script("assess.lua"))
+
+    async def setup(self) -> None:
+        """Create the consumer group on every lane; safe to run at every start."""
+        for shard in range(self.shards):
+            for lane in keys.LANES:
+                try:
+                    await self.redis.xgroup_create(keys.lane(shard, lane), keys.GROUP, id="0", mkstream=True)
+                except ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):  # the group exists already: nothing to do
+                        raise
+
+    def shard_of_url(self, value: str) -> int:
+        return keys.shard_for(value, self.shards)
+
+    # -- reports in -------------------------------------------------------------
+
+    async def submit(self, report: dict[str, Any]) -> Submitted:
+        """Store a built report (see report.build_report) and queue its cases; atomic per shard.
+
+        The home shard (its first URL's) stores the report and all its same-shard URLs in one
+        script. URLs on other shards follow in one idempotent script each; until they are
+        confirmed the report sits in the home shard's fan-out set, which `recover_fanout`
+        completes after a crash. With one shard (the default) a submit is one script call.
+        """
+        now = self.clock_ms()
+        rid = report["id"]
+        home = ids.shard_of(rid)
+        by_shard: dict[int, list[dict[str, str]]] = {}
+        for url in report["urls"]:
+            by_shard.setdefault(self.shard_of_url(url["normalized"]), []).append(url)
+        others = [s for s in by_shard if s != home]
+        doc = json.dumps(report, separators=(",", ":"), ensure_ascii=False)
+        if others:
+            await self.redis.zadd(keys.fanout(home), {rid: now})
+        for _attempt in range(5):
+            receipt = ids.new_receipt()
+            result = await self._run_submit(home, report, now, True, doc, receipt, by_shard.get(home, []))
+            if result[0] != "receipt_taken":
+                break
+        else:  # five collisions in a 2^50 space means something else is wrong
+            raise RuntimeError("could not allocate a receipt code")
+        if result[0] == "exists":
+            raise Conflict(f"report {rid} was already submitted", code="duplicate_report")
+        cases = _pairs(result)
+        cases += await self._fan_out(report, now, {s: by_shard[s] for s in others})
+        log.info("report stored", extra={"report": rid, "channel": report["channel"], "cases": len(cases)})
+        return Submitted(rid, receipt, tuple(cases))
+
+    async def _run_submit(self, shard: int, report: dict[str, Any], now: int, home: bool, doc: str,
+                          receipt: str, urls: list[dict[str, str]]) -> list[str]:
+        args: list[Any] = [keys.tag(shard), now, utc_day(now), report["id"], "1" if home else "0", doc, receipt,
+                           "1" if report["child_in_immediate_danger"] else "0", report["category"], report["channel"],
+                           len(urls)]
+        for url in urls:
+            args += [keys.url_digest(url["normalized"]), url["normalized"], url["original"], ids.new_id(shard)]
+        if home and not report["urls"]:
+            args.append(ids.new_id(shard))
+        result: list[str] = await self._submit(keys=[keys.url_index(shard)], args=args)
+        return result
+
+    async def _fan_out(self, report: dict[str, Any], now: int, by_shard: dict[int, list[dict[str, str]]]) -> list[tuple[str, str]]:
+        if not by_shard:
+            return []
+        rid, home = report["id"], ids.shard_of(report["id"])
+        cases: list[tuple[str, str]] = []
+        for shard, urls in by_shard.items():
+            cases += _pairs(await self._run_submit(shard, report, now, False, "", "", urls))
+        existing = (await self.redis.hget(keys.report(home, rid), "cases") or "").split()
+        merged = existing + [c for c, _ in cases if c not in existing]
+        pipe = self.redis.pipeline(transaction=True)  # both keys carry the home shard's tag
+        pipe.hset(keys.report(home, rid), "cases", " ".join(merged))
+        pipe.zrem(keys.fanout(home), rid)
+        await pipe.execute()
+        return cases
+
+    async def recover_fanout(self) -> int:
+        """Finish fan-outs interrupted by a crash (run at start-up and periodically)."""
+        done = 0
+        cutoff = self.clock_ms() - FANOUT_GRACE_MS
+        for shard in range(self.shards):
+            for rid in await self.redis.zrangebyscore(keys.fanout(shard), "-inf", cutoff, start=0, num=500):
+                raw = await self.redis.hget(keys.report(shard, rid), "doc")
+                if raw is None:  # the home script never ran: nothing was acknowledged
+                    await self.redis.zrem(keys.fanout(shard), rid)
+                    continue
+                report = json.loads(raw)
+                others: dict[int, list[dict[str, str]]] = {}
+                for url in report["urls"]:
+                    s = self.shard_of_url(url["normalized"])
+                    if s != shard:
+                        others.setdefault(s, []).append(url)
+                await self._fan_out(report, self.clock_ms(), others)
+                done += 1
+        return done
+
+    # -- analysts ---------------------------------------------------------------
+
+    async def claim(self, analyst: str) -> str | None:
+        """The next case for this analyst: urgent lanes of every shard first, then the oldest normal case."""
+        now = self.clock_ms()
+        if self.shards == 1:
+            result = await self._claim(keys=[keys.lane(0, "urgent")], args=[keys.tag(0), analyst, self.lease_ms, now, "urgent,normal"])
+            return result[0] if result else None
+        for lane in keys.LANES:
+            for shard in await self._shards_by_age(lane):
+                result = await self._claim(keys=[keys.lane(shard, lane)], args=[keys.tag(shard), analyst, self.lease_ms, now, lane])
+                if result:
+                    return str(result[0])
+        return None
+
+    async def _shards_by_age(self, lane: str) -> list[int]:
+        """Shards ordered by the age of the head of their lane, so claimers drain across shards oldest first."""
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in range(self.shards):
+            pipe.xrange(keys.lane(shard, lane), count=1)
+        heads = await pipe.execute()
+        order = sorted(range(self.shards), key=lambda s: _entry_key(heads[s][0][0]) if heads[s] else (2**64, 0))
+        return order
+
+    async def renew(self, case_id: str, analyst: str) -> None:
+        await self._lease_op("renew", case_id, analyst)
+
+    async def release(self, case_id: str, analyst: str) -> None:
+        await self._lease_op("release", case_id, analyst)
+
+    async def reassign(self, case_id: str, supervisor: str, to_analyst: str) -> None:
+        await self._lease_op("reassign", case_id, supervisor, to_analyst)
+
+    async def _lease_op(self, op: str, case_id: str, actor: str, target: str = "") -> None:
+        shard = _shard(case_id)
+        result = await self._lease(keys=[keys.case(shard, case_id)],
+                                   args=[keys.tag(shard), op, actor, case_id, self.clock_ms(), self.lease_ms, target])
+        _raise_for(result[0], case_id)
+
+    async def assess(
+        self,
+        case_id: str,
+        analyst: str,
+        classification: str,
+        *,
+        hosting_country: str | None = None,
+        actions: Iterable[dict[str, Any]] = (),
+        note: str | None = None,
+    ) -> str:
+        """Record the analyst's classification; returns the case's new status."""
+        body = {"classification": classification, "hosting_country": hosting_country, "actions": list(actions), "note": note}
+        check(ASSESSMENT_SCHEMA, body)
+        return await self._run_assess("assess", case_id, analyst, body)
+
+    async def record_actions(self, case_id: str, analyst: str, actions: Iterable[dict[str, Any]]) -> str:
+        """Later actions on an assessed case (the partner forwarded it, the host removed it)."""
+        body = {"classification": "baseline", "actions": list(actions)}
+        check(ASSESSMENT_SCHEMA, body)
+        if not body["actions"]:
+            raise InvalidInput("actions: give at least one action", code="missing_field")
+        return await self._run_assess("actions", case_id, analyst, body)
+
+    async def _run_assess(self, op: str, case_id: str, analyst: str, body: dict[str, Any]) -> str:
+        shard = _shard(case_id)
+        now = self.clock_ms()
+        created = await self.redis.hget(keys.case(shard, case_id), "created_at")
+        if created is None:
+            raise NotFound(f"no case {case_id}", code="case_not_found")
+        actions = [_action(a, now, int(created)) for a in body["actions"]]
+        result = await self._assess(keys=[keys.case(shard, case_id)], args=[
+            keys.tag(shard), op, analyst, case_id, now, utc_day(now), body["classification"],
+            body.get("hosting_country") or "", (body.get("note") or "").strip(),
+            json.dumps(actions), self.retention_ms])
+        _raise_for(result[0], case_id)
+        return str(result[1])
+
+    # -- reading ----------------------------------------------------------------
+
+    async def get(self, case_id: str, *, with_reports: bool = True) -> dict[str, Any]:
+        shard = _shard(case_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.case(shard, case_id))
+        pipe.lrange(keys.case_reports(shard, case_id), 0, CASE_REPORTS_SHOWN - 1)
+        pipe.lrange(keys.case_audit(shard, case_id), 0, -1)
+        fields, report_ids, audit = await pipe.execute()
+        if not fields:
+            raise NotFound(f"no case {case_id}", code="case_not_found")
+        case = _case_view(fields)
+        case["audit"] = [_audit_view(json.loads(a)) for a in audit]
+        if with_reports:
+            case["reports"] = await self.reports(report_ids)
+        return case
+
+    async def reports(self, report_ids: list[str]) -> list[dict[str, Any]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for rid in report_ids:
+            pipe.hget(keys.report(ids.shard_of(rid), rid), "doc")
+        return [json.loads(doc) for doc in await pipe.execute() if doc]
+
+    async def find_by_url(self, raw_url: str) -> list[dict[str, Any]]:
+        """Every case this URL has had, newest first (content that came back links to its earlier case)."""
+        from .. import urls  # local: the queue itself never parses what a reporter typed
+
+        try:
+            normalized = urls.normalize(raw_url)
+        except urls.UrlError as exc:
+            raise InvalidInput(f"url: {exc.message}", code=f"url_{exc.reason}") from None
+        shard = self.shard_of_url(normalized)
+        found: list[dict[str, Any]] = []
+        case_id = await self.redis.hget(keys.url_index(shard), keys.url_digest(normalized))
+        while case_id and len(found) < 100:
+            fields = await self.redis.hgetall(keys.case(shard, case_id))
+            if not fields:
+                break
+            found.append(_case_view(fields))
+            case_id = fields.get("previous_case")
+        return found
+
+    async def receipt_status(self, code: str) -> str | None:
+        canonical = ids.canonical_receipt(code)
+        if canonical is None:
+            return None
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in range(self.shards):
+            pipe.get(keys.receipt(shard, canonical))
+        report_id = next((r for r in await pipe.execute() if r), None)
+        if report_id is None:
+            return None
+        case_ids = (await self.redis.hget(keys.report(ids.shard_of(report_id), report_id), "cases") or "").split()
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in case_ids:
+            pipe.hget(keys.case(ids.shard_of(cid), cid), "status")
+        statuses = [RECEIPT_STATUS.get(s or "", "received") for s in await pipe.execute()]
+        for coarse in ("action_taken", "in_review", "received"):
+            if coarse in statuses:
+                return coarse
+        return "closed" if statuses else "received"
+
+    async def depth(self) -> dict[str, dict[str, int]]:
+        """Cases in each lane: every stream entry is a case still in the queue; pending ones are claimed or released."""
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in range(self.shards):
+            for lane in keys.LANES:
+                pipe.xlen(keys.lane(shard, lane))
+                pipe.xpending(keys.lane(shard, lane), keys.GROUP)
+        replies = await pipe.execute()
+        out = {lane: {"in_queue": 0, "claimed": 0} for lane in keys.LANES}
+        for i in range(0, len(replies), 2):
+            lane = keys.LANES[(i // 2) % 2]
+            out[lane]["in_queue"] += int(replies[i])
+            out[lane]["claimed"] += int(replies[i + 1]["pending"])
+        return out
+
+
+def _pairs(result: list[str]) -> list[tuple[str, str]]:
+    return [(result[i], result[i + 1]) for i in range(1, len(result), 2)]
+
+
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
+
+
+def _shard(case_id: str) -> int:
+    try:
+        return ids.shard_of(case_id)
+    except ValueError:
+        raise NotFound(f"no case {case_id!r}", code="case_not_found") from None
+
+
+_ERRORS: dict[str, tuple[type[Exception], str]] = {
+    "not_found": (NotFound, "no case {case}"),
+    "not_claimed": (Conflict, "case {case} is not claimed by you (its lease may have lapsed and passed to someone else)"),
+    "already_assessed": (Conflict, "case {case} is already assessed; add later actions with the actions call"),
+    "not_actionable": (Conflict, "case {case} was not classified as illegal, so it takes no actions"),
+    "closed": (Conflict, "case {case} is closed"),
+}
+
+
+def _raise_for(code: str, case_id: str) -> None:
+    if code == "ok":
+        return
+    cls, message = _ERRORS[code]
+    raise cls(message.format(case=case_id), code="case_not_found" if code == "not_found" else code)  # type: ignore[call-arg]
+
+
+def _action(action: dict[str, Any], now: int, created: int) -> dict[str, Any]:
+    at = now
+    if "at" in action:
+        at = int(datetime.fromisoformat(action["at"].replace("Z", "+00:00")).timestamp() * 1000)
+        if at > now + _CLOCK_SKEW_MS:
+            raise InvalidInput(f"actions: {action['type']} cannot happen in the future", code="invalid_field")
+        if at < created - _CLOCK_SKEW_MS:
+            raise InvalidInput(f"actions: {action['type']} cannot happen before the case was opened", code="invalid_field")
+        at = max(at, created)
+    out = {"type": action["type"], "at": at, "day": utc_day(at)}
+    for key in ("partner_country", "reference"):
+        if key in action:
+            out[key] = action[key]
+    return out
+
+
+_TIMES = ("created_at", "lease_until", "assessed_at", "forwarded_at", "forwarded_le_at", "forwarded_partner_at",
+          "ntd_sent_at", "removed_at", "closed_at")
+
+
+def _case_view(fields: dict[str, str]) -> dict[str, Any]:
+    """The case as analysts see it. The URL is only ever shown defanged and never fetched."""
+    from ..urls import defang
+
+    view: dict[str, Any] = {
+        "id": fields["id"],
+        "status": fields["status"],
+        "lane": fields["lane"],
+        "url": fields.get("url"),
+        "url_defanged": defang(fields["url"]) if fields.get("url") else None,
+        "url_original_defanged": defang(fields["url_original"]) if fields.get("url_original") else None,
+        "report_count": int(fields["report_count"]),
+        "reporter_categories": fields.get("categories", "").split(),
+        "classification": fields.get("classification"),
+        "hosting_country": fields.get("hosting_country"),
+        "partner_country": fields.get("partner_country"),
+        "assessed_by": fields.get("assessed_by"),
+        "claimed_by": fields.get("claimed_by"),
+        "note": fields.get("note"),
+        "previous_case": fields.get("previous_case"),
+        "next_case": fields.get("next_case"),
+    }
+    for name in _TIMES:
+        view[name] = iso(fields.get(name))
+    return view
+
+
+def _audit_view(entry: dict[str, Any]) -> dict[str, Any]:
+    entry = {k: v for k, v in entry.items() if v is not False}  # cjson has no null: false stands for "none"
+    entry["t"] = iso(entry["t"])
+    if "at" in entry:
+        entry["at"] = iso(entry["at"])
+    return entry

@@ -1,0 +1,89 @@
+"""Typed, frozen settings read once from the environment and passed in explicitly.
+
+A missing or invalid setting raises `ConfigError` naming the variable; `__main__`
+prints that one line and exits. Nothing else in the package reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+_PREFIX = "FRONTDOOR_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # None means "start the embedded Redis in data_dir" (make run on a bare machine).
+    redis_url: str | None = None
+    data_dir: Path = Path("data")
+    # None means "load or generate data_dir/secret.key"; see keyring.load_secret.
+    secret_key: bytes | None = field(default=None, repr=False)
+    queue_shards: int = 1
+    lease_s: int = 15 * 60
+    retention_days: int = 90
+    max_body_bytes: int = 64 * 1024
+    description_max_chars: int = 4000
+    # ISO 3166-1 alpha-2 of the hotline's own country: a case hosted here goes to
+    # national law enforcement, one hosted elsewhere to that country's hotline.
+    hotline_country: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(_PREFIX + name)
+            return value.strip() if value is not None and value.strip() else None
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{_PREFIX}{name} must be a whole number, got {raw!r}") from None
+            if not low <= value <= high:
+                raise ConfigError(f"{_PREFIX}{name} must be between {low} and {high}, got {value}")
+            return value
+
+        redis_url = get("REDIS_URL")
+        if redis_url is not None and not re.match(r"^(redis|rediss|unix)://", redis_url):
+            raise ConfigError(f"{_PREFIX}REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+
+        secret = get("SECRET_KEY")
+        secret_key = None
+        if secret is not None:
+            secret_key = secret.encode()
+            if len(secret_key) < 32:
+                raise ConfigError(f"{_PREFIX}SECRET_KEY must be at least 32 characters long")
+
+        country = get("HOTLINE_COUNTRY")
+        if country is not None:
+            country = country.upper()
+            if not re.fullmatch(r"[A-Z]{2}", country):
+                raise ConfigError(f"{_PREFIX}HOTLINE_COUNTRY must be an ISO 3166-1 alpha-2 code such as GB, got {country!r}")
+
+        level = (get("LOG_LEVEL") or "INFO").upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"{_PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+
+        return cls(
+            redis_url=redis_url,
+            data_dir=Path(get("DATA_DIR") or "data"),
+            secret_key=secret_key,
+            queue_shards=integer("QUEUE_SHARDS", 1, 1, 1024),
+            lease_s=integer("LEASE_SECONDS", 15 * 60, 10, 24 * 3600),
+            retention_days=integer("RETENTION_DAYS", 90, 1, 3650),
+            max_body_bytes=integer("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+            description_max_chars=integer("DESCRIPTION_MAX_CHARS", 4000, 100, 100_000),
+            hotline_country=country,
+            log_level=level,
+        )

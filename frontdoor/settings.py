@@ -28,9 +28,8 @@ class Settings:
     lease_s: int = 15 * 60
     retention_days: int = 90
     max_body_bytes: int = 64 * 1024
-    description_max_chars: int = 4000
-    # ISO 3166-1 alpha-2 of the hotline's own country: a case hosted here goes to
-    # national law enforcement, one hosted elsewhere to that country's hotline.
+    # ISO 3166-1 alpha-2 of the hotline's own country: most reporters write phone numbers
+    # in its national format, so redaction reads them with this region when the reporter's is unknown.
     hotline_country: str | None = None
     log_level: str = "INFO"
 
@@ -83,7 +82,6 @@ class Settings:
             lease_s=integer("LEASE_SECONDS", 15 * 60, 10, 24 * 3600),
             retention_days=integer("RETENTION_DAYS", 90, 1, 3650),
             max_body_bytes=integer("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
-            description_max_chars=integer("DESCRIPTION_MAX_CHARS", 4000, 100, 100_000),
             hotline_country=country,
             log_level=level,
         )

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from frontdoor.keyring import Keyring
 from frontdoor.queue import TriageQueue
 from frontdoor.redis_server import RedisServer, find_binaries, free_port
+from frontdoor.settings import Settings
 
 BINARIES = find_binaries()
 if not BINARIES:
@@ -90,3 +91,30 @@ def make_queue(redis: aioredis.Redis):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+
+    return Settings(data_dir=tmp_path / "data", secret_key=b"test-secret-" + b"y" * 32, lease_s=60)
+
+
+@pytest.fixture
+async def api(aiohttp_client, settings, redis, redis_url):  # type: ignore[no-untyped-def]
+    """A real HTTP client against the real app on a real Redis (wiped by the `redis` fixture)."""
+    from frontdoor.api.app import create_app
+
+    app = create_app(settings, redis_url, housekeeping=False)
+    return await aiohttp_client(app)
+
+
+@pytest.fixture
+def add_analyst(api):  # type: ignore[no-untyped-def]
+    """Factory: create an analyst through the app's own Analysts service; returns auth headers."""
+    from frontdoor.api.app import SERVICES
+
+    async def add(name: str, role: str = "analyst") -> dict[str, str]:
+        token = await api.app[SERVICES].analysts.add(name, role)
+        return {"Authorization": f"Bearer {token}"}
+
+    return add

@@ -57,9 +57,10 @@ async def assessment(request: web.Request) -> web.Response:
 @requires(*BOTH)
 async def actions(request: web.Request) -> web.Response:
     body = read_object(await read_json(request))
-    check(ASSESSMENT_SCHEMA, {"classification": "baseline", **{k: v for k, v in body.items()}})
-    if not body.get("actions"):
-        raise InvalidInput("actions: give at least one action", code="missing_field")
+    if set(body) != {"actions"}:
+        raise InvalidInput("Send {\"actions\": [...]} and nothing else.", code="unknown_field" if body else "missing_field")
+    if not isinstance(body["actions"], list):
+        raise InvalidInput("actions: must be a list of actions", code="invalid_type")
     case_id = request.match_info["case_id"]
     await app_module.services(request).queue.record_actions(case_id, current(request).name, body["actions"])
     return web.json_response(await _case(request, case_id))

@@ -33,9 +33,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except FrontdoorError as exc:
-        return json_error(exc.status, exc.code, exc.message)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        return json_error(exc.status, exc.code, exc.message, **headers)
     except web.HTTPRequestEntityTooLarge as exc:
-        return json_error(413, "too_large", f"The request body is larger than the {exc.max_size} bytes allowed.")
+        return json_error(413, "too_large", f"The request body is too large ({exc.text}).")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -58,9 +59,18 @@ async def read_json(request: web.Request) -> Any:
         raise _Unsupported("Send the body as JSON with Content-Type: application/json.")
     raw = await request.read()  # enforces client_max_size (413)
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"The body is not valid JSON: {exc}", code="malformed_json") from None
+    except (RecursionError, ValueError):  # nesting too deep, or an integer past Python's digit limit
+        raise InvalidInput("The body is not JSON we can read: it is nested too deeply or has a number too long.",
+                           code="malformed_json") from None
+    try:
+        # "\ud800" is valid JSON but no text: it would fail later, when stored. Refuse it here.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("The body contains an invalid character escape (a lone surrogate).", code="malformed_json") from None
+    return body
 
 
 def read_object(body: Any) -> dict[str, Any]:

@@ -88,14 +88,39 @@ PATHS: dict[str, dict[str, Any]] = {
 }
 
 
-def _component(name: str) -> dict[str, Any]:
-    schema = dict(load_schema(name))
-    schema.pop("$schema", None)
-    return schema
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _bundle() -> dict[str, Any]:
+    """The repo's JSON Schemas as self-contained components: each file and each of its `$defs`
+    becomes a component, and every reference (within a file or across files) points at
+    `#/components/schemas/...`, so any OpenAPI tool resolves it without fetching anything."""
+    files = {SUBMISSION_SCHEMA: "ReportSubmission", REPORT_SCHEMA: "Report", ASSESSMENT_SCHEMA: "Assessment"}
+    components: dict[str, Any] = {}
+
+    def rewrite(node: Any, filename: str) -> Any:
+        if isinstance(node, dict):
+            out = {k: rewrite(v, filename) for k, v in node.items() if k not in ("$schema", "$id", "$defs")}
+            if isinstance(node.get("$ref"), str):
+                target_file, _, pointer = node["$ref"].partition("#")
+                assert pointer.startswith("/$defs/"), node["$ref"]
+                out["$ref"] = f"#/components/schemas/{_camel(pointer[len('/$defs/'):])}"
+            return out
+        if isinstance(node, list):
+            return [rewrite(v, filename) for v in node]
+        return node
+
+    for filename, name in files.items():
+        schema = load_schema(filename)
+        components[name] = rewrite(schema, filename)
+        for key, sub in schema.get("$defs", {}).items():
+            assert _camel(key) not in components, f"two schemas define {key}"
+            components[_camel(key)] = rewrite(sub, filename)
+    return components
 
 
 def document(app: web.Application | None = None) -> dict[str, Any]:
-    assessment = _component(ASSESSMENT_SCHEMA)
     return {
         "openapi": "3.1.0",
         "info": {"title": "frontdoor", "version": __version__,
@@ -106,10 +131,7 @@ def document(app: web.Application | None = None) -> dict[str, Any]:
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "message"],
                           "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
-                "ReportSubmission": _component(SUBMISSION_SCHEMA),
-                "Report": _component(REPORT_SCHEMA),
-                "Assessment": assessment,
-                "ActionsRequest": {"$ref": assessment["$id"] + "#/$defs/actions_request"},
+                **_bundle(),
                 "Case": {"type": "object", "required": ["id", "status", "lane", "report_count"],
                          "description": "A normalized URL (or a URL-less report) under triage; `url_defanged` is for display."},
             },

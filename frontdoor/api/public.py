@@ -17,7 +17,8 @@ NEXT_STEPS = ("Thank you. Your report is anonymous. Keep your receipt code: with
 async def submit_report(request: web.Request) -> web.Response:
     svc = app_module.services(request)
     body = await read_json(request)
-    report = build_report(body, channel="api", keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url)
+    report = build_report(body, channel="api", keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
+                          default_region=svc.settings.hotline_country)
     submitted = await svc.queue.submit(report)
     return web.json_response({"report": submitted.report_id, "receipt": submitted.receipt, "status": "received",
                               "message": NEXT_STEPS}, status=201)

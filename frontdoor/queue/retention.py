@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 
 from .. import ids
 from ..report import now_iso
@@ -44,7 +45,7 @@ async def purge_expired(queue: TriageQueue) -> int:
 async def _erase_report(queue: TriageQueue, report_id: str) -> bool:
     redis = queue.redis
     rkey = keys.report(ids.shard_of(report_id), report_id)
-    raw, cases = await redis.hmget(rkey, "doc", "cases")
+    raw, cases = await redis.hmget(rkey, ["doc", "cases"])
     if raw is None:
         return True
     pipe = redis.pipeline(transaction=False)
@@ -57,6 +58,6 @@ async def _erase_report(queue: TriageQueue, report_id: str) -> bool:
     doc["contact"] = None
     if doc.get("where_seen"):
         doc["where_seen"]["account"] = None
-    doc["erased_at"] = now_iso()
+    doc["erased_at"] = now_iso(datetime.fromtimestamp(queue.clock_ms() / 1000, timezone.utc))
     await redis.hset(rkey, "doc", json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
     return True

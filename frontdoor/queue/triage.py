@@ -230,7 +230,7 @@ class TriageQueue:
 
     async def record_actions(self, case_id: str, analyst: str, actions: Iterable[dict[str, Any]]) -> str:
         """Later actions on an assessed case (the partner forwarded it, the host removed it)."""
-        body = {"classification": "baseline", "actions": list(actions)}
+        body = {"classification": "baseline", "actions": actions if isinstance(actions, list) else list(actions)}
         check(ASSESSMENT_SCHEMA, body)
         if not body["actions"]:
             raise InvalidInput("actions: give at least one action", code="missing_field")
@@ -363,7 +363,14 @@ def _raise_for(code: str, case_id: str) -> None:
 def _action(action: dict[str, Any], now: int, created: int) -> dict[str, Any]:
     at = now
     if "at" in action:
-        at = int(datetime.fromisoformat(action["at"].replace("Z", "+00:00")).timestamp() * 1000)
+        try:
+            when = datetime.fromisoformat(action["at"].replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(f"actions: {action['type']}: 'at' must be a date-time such as 2026-03-02T09:00:00Z",
+                               code="invalid_field") from None
+        if when.tzinfo is None:  # a time without an offset would be read in the server's zone
+            raise InvalidInput(f"actions: {action['type']}: 'at' needs a time zone, e.g. a trailing Z for UTC", code="invalid_field")
+        at = int(when.timestamp() * 1000)
         if at > now + _CLOCK_SKEW_MS:
             raise InvalidInput(f"actions: {action['type']} cannot happen in the future", code="invalid_field")
         if at < created - _CLOCK_SKEW_MS:

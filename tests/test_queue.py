@@ -34,7 +34,8 @@ class Clock:
 
 
 async def test_redis_versions_differ_in_xautoclaim(redis, redis_version):
-    """The suite really runs on both reply shapes (two elements on 6.2, three on 7)."""
+    """The suite really runs on both servers, whose stream replies differ (XAUTOCLAIM: two elements
+    on 6.2, three on 7). The queue's scripts use XPENDING IDLE + XCLAIM, the same on both."""
     await redis.xgroup_create("probe", "g", id="0", mkstream=True)
     reply = await redis.execute_command("XAUTOCLAIM", "probe", "g", "c", 0, "0-0")
     assert len(reply) == (2 if redis_version.startswith("6.") else 3)
@@ -289,12 +290,12 @@ async def test_interrupted_fan_out_is_completed(make_queue, report, redis):
     clock.ms += 120_000
     assert await q.recover_fanout() == 1
     assert await q.recover_fanout() == 0
-    cases = (await redis.hget(keys.report(home, r["id"]), "cases")).split()
+    cases = (await redis.get(keys.report_cases(home, r["id"]))).split()
     assert len(cases) == 8
     clock.ms += 120_000
     await redis.zadd(keys.fanout(home), {r["id"]: 0})  # a second recovery is idempotent
     await q.recover_fanout()
-    assert (await redis.hget(keys.report(home, r["id"]), "cases")).split() == cases
+    assert (await redis.get(keys.report_cases(home, r["id"]))).split() == cases
 
 
 async def test_statistics_and_takedown_shares(make_queue, report):

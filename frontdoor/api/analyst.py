@@ -12,7 +12,6 @@ from aiohttp import web
 
 from ..errors import InvalidInput
 from ..queue import stats
-from ..report import ASSESSMENT_SCHEMA, check
 from . import app as app_module
 from .auth import current, requires
 from .errors import read_json, read_object
@@ -46,11 +45,8 @@ async def get_case(request: web.Request) -> web.Response:
 @requires(*BOTH)
 async def assessment(request: web.Request) -> web.Response:
     body = read_object(await read_json(request))
-    check(ASSESSMENT_SCHEMA, body)
     case_id = request.match_info["case_id"]
-    await app_module.services(request).queue.assess(
-        case_id, current(request).name, body["classification"], hosting_country=body.get("hosting_country"),
-        actions=body.get("actions", []), note=body.get("note"))
+    await app_module.services(request).queue.assess_document(case_id, current(request).name, body)
     return web.json_response(await _case(request, case_id))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,12 +46,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
         return json_error(exc.status, code, message, **headers)
     except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError):
-        log.warning("redis unavailable", extra={"path": request.match_info.route.resource.canonical if request.match_info.route.resource else None})
+        log.warning("redis unavailable: %s %s answered 503", request.method, _route(request))
         return json_error(503, "unavailable", "The service cannot store or read reports right now. Please try again in a few minutes.",
                           **{"Retry-After": "30"})
-    except Exception:
-        log.exception("unhandled error", extra={"method": request.method})
+    except Exception as exc:
+        # The exception's message may quote what was sent (a report): log its type and where it
+        # was raised, never its text.
+        log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, _route(request),
+                  "".join(traceback.format_tb(exc.__traceback__)))
         return json_error(500, "internal", "Something went wrong on our side. Nothing you sent was kept.")
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "-"
 
 
 async def read_json(request: web.Request) -> Any:

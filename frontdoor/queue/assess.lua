@@ -2,7 +2,7 @@
 -- or (op "actions") further actions on an assessed case, such as content_removed.
 -- ARGV: 2 op ("assess" | "actions"), 3 analyst, 4 case_id, 5 now_ms, 6 day,
 --       7 classification, 8 hosting_country ("" = unknown), 9 note ("" = none),
---       10 actions_json, 11 retention_ms.
+--       10 actions_json, 11 retention_ms, 12 clock_skew_ms.
 -- Returns {"ok", status} or {error_code}.
 local op, analyst, cid, now, day = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local actions, retention_ms = cjson.decode(ARGV[10]), tonumber(ARGV[11])
@@ -10,6 +10,13 @@ local c = ckey(cid)
 local status = redis.call('HGET', c, 'status')
 if not status then return {'not_found'} end
 local ILLEGAL = {baseline = true, illegal_national = true}
+
+-- A backdated action may not predate the case (beyond clock skew); within the skew it is clamped.
+local created = tonumber(redis.call('HGET', c, 'created_at'))
+for _, a in ipairs(actions) do
+  if tonumber(a.at) < created - tonumber(ARGV[12]) then return {'action_before_case'} end
+  if tonumber(a.at) < created then a.at = created end
+end
 
 if op == 'actions' then
   if status == 'closed' then return {'closed'} end

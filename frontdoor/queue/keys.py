@@ -50,6 +50,12 @@ def report(shard: int, report_id: str) -> str:
     return f"{tag(shard)}report:{report_id}"
 
 
+def report_cases(shard: int, report_id: str) -> str:
+    """The report's case ids, space-separated: apart from the JSON document so that neither
+    needs rewriting when a multi-shard report's fan-out completes."""
+    return f"{tag(shard)}report:{report_id}:cases"
+
+
 def receipt(shard: int, code: str) -> str:
     return f"{tag(shard)}receipt:{code}"
 

@@ -38,14 +38,15 @@ async def purge_expired(queue: TriageQueue) -> int:
                 continue
             await redis.zrem(keys.retention(shard), member)
     if erased:
-        log.info("retention erased free text", extra={"items": erased})
+        log.info("retention erased the free text of %d reports and cases", erased)
     return erased
 
 
 async def _erase_report(queue: TriageQueue, report_id: str) -> bool:
     redis = queue.redis
-    rkey = keys.report(ids.shard_of(report_id), report_id)
-    raw, cases = await redis.hmget(rkey, ["doc", "cases"])
+    shard = ids.shard_of(report_id)
+    rkey = keys.report(shard, report_id)
+    raw, cases = await redis.mget([rkey, keys.report_cases(shard, report_id)])  # one slot: MGET is fine
     if raw is None:
         return True
     pipe = redis.pipeline(transaction=False)
@@ -59,5 +60,5 @@ async def _erase_report(queue: TriageQueue, report_id: str) -> bool:
     if doc.get("where_seen"):
         doc["where_seen"]["account"] = None
     doc["erased_at"] = now_iso(datetime.fromtimestamp(queue.clock_ms() / 1000, timezone.utc))
-    await redis.hset(rkey, "doc", json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
+    await redis.set(rkey, json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
     return True

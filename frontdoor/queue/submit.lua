@@ -14,7 +14,7 @@ if home then
   local rkey = T .. 'report:' .. rid
   if redis.call('EXISTS', rkey) == 1 then return {'exists'} end
   if not redis.call('SET', T .. 'receipt:' .. ARGV[7], rid, 'NX') then return {'receipt_taken'} end
-  redis.call('HSET', rkey, 'doc', ARGV[6], 'cases', '')
+  redis.call('SET', rkey, ARGV[6])
   stat(day, 'reports')
   stat(day, 'reports:channel:' .. channel)
   stat(day, 'reports:category:' .. category)
@@ -40,7 +40,8 @@ local function open(cid, digest, normalized, original, previous)
   local lane = urgent and 'urgent' or 'normal'
   redis.call('HSET', c, 'id', cid, 'lane', lane, 'created_at', now, 'report_count', 1, 'categories', category)
   if digest then
-    redis.call('HSET', c, 'url', normalized, 'url_original', original)
+    redis.call('HSET', c, 'url', normalized)
+    if original ~= normalized then redis.call('HSET', c, 'url_original', original) end
     redis.call('HSET', T .. 'urls', digest, cid)
   end
   enqueue(c, lane)
@@ -93,7 +94,7 @@ end
 local mine = {}
 for i = 2, #out, 2 do mine[#mine + 1] = out[i] end
 if home then
-  redis.call('HSET', T .. 'report:' .. rid, 'cases', table.concat(mine, ' '))
+  redis.call('SET', T .. 'report:' .. rid .. ':cases', table.concat(mine, ' '))
 else
   redis.call('SET', marker, cjson.encode(out), 'EX', 604800)
 end

@@ -33,7 +33,7 @@ RECEIPT_STATUS = {"queued": "received", "in_review": "in_review", "assessed": "i
                   "action_taken": "action_taken", "closed": "closed"}
 CASE_REPORTS_SHOWN = 50
 FANOUT_GRACE_MS = 60_000
-_CLOCK_SKEW_MS = 5 * 60_000
+CLOCK_SKEW_MS = 5 * 60_000  # tolerated difference between an analyst's clock and ours
 
 
 def _script(name: str) -> str:
@@ -124,7 +124,7 @@ class TriageQueue:
             raise Conflict(f"report {rid} was already submitted", code="duplicate_report")
         cases = _pairs(result)
         cases += await self._fan_out(report, now, {s: by_shard[s] for s in others})
-        log.info("report stored", extra={"report": rid, "channel": report["channel"], "cases": len(cases)})
+        log.info("report %s stored from %s: %s", rid, report["channel"], " ".join(f"{c}={o}" for c, o in cases))
         return Submitted(rid, receipt, tuple(cases))
 
     async def _run_submit(self, shard: int, report: dict[str, Any], now: int, home: bool, doc: str,
@@ -146,10 +146,10 @@ class TriageQueue:
         cases: list[tuple[str, str]] = []
         for shard, urls in by_shard.items():
             cases += _pairs(await self._run_submit(shard, report, now, False, "", "", urls))
-        existing = (await self.redis.hget(keys.report(home, rid), "cases") or "").split()
+        existing = (await self.redis.get(keys.report_cases(home, rid)) or "").split()
         merged = existing + [c for c, _ in cases if c not in existing]
         pipe = self.redis.pipeline(transaction=True)  # both keys carry the home shard's tag
-        pipe.hset(keys.report(home, rid), "cases", " ".join(merged))
+        pipe.set(keys.report_cases(home, rid), " ".join(merged))
         pipe.zrem(keys.fanout(home), rid)
         await pipe.execute()
         return cases
@@ -160,7 +160,7 @@ class TriageQueue:
         cutoff = self.clock_ms() - FANOUT_GRACE_MS
         for shard in range(self.shards):
             for rid in await self.redis.zrangebyscore(keys.fanout(shard), "-inf", cutoff, start=0, num=500):
-                raw = await self.redis.hget(keys.report(shard, rid), "doc")
+                raw = await self.redis.get(keys.report(shard, rid))
                 if raw is None:  # the home script never ran: nothing was acknowledged
                     await self.redis.zrem(keys.fanout(shard), rid)
                     continue
@@ -224,7 +224,11 @@ class TriageQueue:
         note: str | None = None,
     ) -> str:
         """Record the analyst's classification; returns the case's new status."""
-        body = {"classification": classification, "hosting_country": hosting_country, "actions": list(actions), "note": note}
+        return await self.assess_document(case_id, analyst, {
+            "classification": classification, "hosting_country": hosting_country, "actions": list(actions), "note": note})
+
+    async def assess_document(self, case_id: str, analyst: str, body: Any) -> str:
+        """`assess` for an assessment as the API receives it (validated here, once)."""
         check(ASSESSMENT_SCHEMA, body)
         return await self._run_assess("assess", case_id, analyst, body)
 
@@ -239,14 +243,11 @@ class TriageQueue:
     async def _run_assess(self, op: str, case_id: str, analyst: str, body: dict[str, Any]) -> str:
         shard = _shard(case_id)
         now = self.clock_ms()
-        created = await self.redis.hget(keys.case(shard, case_id), "created_at")
-        if created is None:
-            raise NotFound(f"no case {case_id}", code="case_not_found")
-        actions = [_action(a, now, int(created)) for a in body["actions"]]
+        actions = [_action(a, now) for a in body.get("actions", [])]
         result = await self._assess(keys=[keys.case(shard, case_id)], args=[
             keys.tag(shard), op, analyst, case_id, now, utc_day(now), body["classification"],
             body.get("hosting_country") or "", (body.get("note") or "").strip(),
-            json.dumps(actions), self.retention_ms])
+            json.dumps(actions), self.retention_ms, CLOCK_SKEW_MS])
         _raise_for(result[0], case_id)
         return str(result[1])
 
@@ -270,7 +271,7 @@ class TriageQueue:
     async def reports(self, report_ids: list[str]) -> list[dict[str, Any]]:
         pipe = self.redis.pipeline(transaction=False)
         for rid in report_ids:
-            pipe.hget(keys.report(ids.shard_of(rid), rid), "doc")
+            pipe.get(keys.report(ids.shard_of(rid), rid))
         return [json.loads(doc) for doc in await pipe.execute() if doc]
 
     async def find_by_url(self, raw_url: str) -> list[dict[str, Any]]:
@@ -302,7 +303,7 @@ class TriageQueue:
         report_id = next((r for r in await pipe.execute() if r), None)
         if report_id is None:
             return None
-        case_ids = (await self.redis.hget(keys.report(ids.shard_of(report_id), report_id), "cases") or "").split()
+        case_ids = (await self.redis.get(keys.report_cases(ids.shard_of(report_id), report_id)) or "").split()
         pipe = self.redis.pipeline(transaction=False)
         for cid in case_ids:
             pipe.hget(keys.case(ids.shard_of(cid), cid), "status")
@@ -350,6 +351,7 @@ _ERRORS: dict[str, tuple[type[Exception], str]] = {
     "already_assessed": (Conflict, "case {case} is already assessed; add later actions with the actions call"),
     "not_actionable": (Conflict, "case {case} was not classified as illegal, so it takes no actions"),
     "closed": (Conflict, "case {case} is closed"),
+    "action_before_case": (InvalidInput, "actions: an action of case {case} cannot happen before the case was opened"),
 }
 
 
@@ -357,10 +359,10 @@ def _raise_for(code: str, case_id: str) -> None:
     if code == "ok":
         return
     cls, message = _ERRORS[code]
-    raise cls(message.format(case=case_id), code="case_not_found" if code == "not_found" else code)  # type: ignore[call-arg]
+    raise cls(message.format(case=case_id), code={"not_found": "case_not_found", "action_before_case": "invalid_field"}.get(code, code))  # type: ignore[call-arg]
 
 
-def _action(action: dict[str, Any], now: int, created: int) -> dict[str, Any]:
+def _action(action: dict[str, Any], now: int) -> dict[str, Any]:
     at = now
     if "at" in action:
         try:
@@ -371,11 +373,9 @@ def _action(action: dict[str, Any], now: int, created: int) -> dict[str, Any]:
         if when.tzinfo is None:  # a time without an offset would be read in the server's zone
             raise InvalidInput(f"actions: {action['type']}: 'at' needs a time zone, e.g. a trailing Z for UTC", code="invalid_field")
         at = int(when.timestamp() * 1000)
-        if at > now + _CLOCK_SKEW_MS:
+        if at > now + CLOCK_SKEW_MS:
             raise InvalidInput(f"actions: {action['type']} cannot happen in the future", code="invalid_field")
-        if at < created - _CLOCK_SKEW_MS:
-            raise InvalidInput(f"actions: {action['type']} cannot happen before the case was opened", code="invalid_field")
-        at = max(at, created)
+        # assess.lua refuses a time before the case was opened (it knows when that was).
     out = {"type": action["type"], "at": at, "day": utc_day(at)}
     for key in ("partner_country", "reference"):
         if key in action:
@@ -397,7 +397,8 @@ def _case_view(fields: dict[str, str]) -> dict[str, Any]:
         "lane": fields["lane"],
         "url": fields.get("url"),
         "url_defanged": defang(fields["url"]) if fields.get("url") else None,
-        "url_original_defanged": defang(fields["url_original"]) if fields.get("url_original") else None,
+        # Only kept when the reporter's form differs from the normalized one (saves memory per case).
+        "url_original_defanged": defang(fields.get("url_original") or fields["url"]) if fields.get("url") else None,
         "report_count": int(fields["report_count"]),
         "reporter_categories": fields.get("categories", "").split(),
         "classification": fields.get("classification"),

@@ -1,14 +1,15 @@
 # Two commands do all the set-up on a machine with Python 3.11+: `make run` and `make test`.
 # Both create .venv and install the project into it; nothing is installed system-wide.
 
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && echo $$p && break; done)
+# The first interpreter that really runs and is 3.11+ (a pyenv shim may exist for a version that is not active).
+PYTHON ?= $(shell for p in python3 python3.11 python3.12 python3.13; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && echo $$p && break; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
 .PHONY: run test bench check-python clean
 
 check-python:
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "frontdoor needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
+	@test -n "$(PYTHON)" || { echo "frontdoor needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2; exit 1; }
 
 $(BIN)/python: | check-python
 	$(PYTHON) -m venv $(VENV)

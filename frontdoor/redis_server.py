@@ -40,7 +40,7 @@ def free_port() -> int:
 class RedisServer:
     def __init__(self, binary: str, data_dir: Path, *, port: int = 0, persist: bool = True) -> None:
         self.binary = binary
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()  # a unix:// URL needs an absolute socket path
         self.port = port
         self.persist = persist
         self.socket = self.data_dir / "redis.sock"
@@ -58,10 +58,10 @@ class RedisServer:
 
     def start(self, timeout_s: float = 10.0) -> RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir.resolve()),
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
                 "--daemonize", "no", "--logfile", "redis.log", "--save", ""]
         if not self.port:
-            args += ["--unixsocket", str(self.socket.resolve()), "--unixsocketperm", "700"]
+            args += ["--unixsocket", str(self.socket), "--unixsocketperm", "700"]
         if self.persist:
             args += ["--appendonly", "yes", "--appendfsync", "everysec"]
         else:

@@ -45,13 +45,13 @@ def test_settings_defaults_and_values() -> None:
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
-    env["FRONTDOOR_DATA_DIR"] = str(tmp_path / "data")
+    env["FRONTDOOR_DATA_DIR"] = "data"  # relative, as `make run` leaves it; the processes run in tmp_path
     env.update(extra)
     return env
 
 
 def _cli(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "frontdoor", *args], env=_env(tmp_path, **extra),
+    return subprocess.run([sys.executable, "-m", "frontdoor", *args], env=_env(tmp_path, **extra), cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -91,7 +91,7 @@ def _get(url: str, body: dict | None = None) -> tuple[int, dict]:
 
 def _start(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
     """Start `frontdoor serve`; a thread collects its output so nothing is lost in a buffer."""
-    proc = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=_env(tmp_path),
+    proc = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=_env(tmp_path), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     assert proc.stdout is not None

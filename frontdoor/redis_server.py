@@ -74,13 +74,14 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise ConfigError(f"redis-server exited at start; see {self.data_dir / 'redis.log'}")
-            if self._ping():
+            if self.is_running():
                 return self
             time.sleep(0.02)
         self.stop()
         raise ConfigError(f"redis-server did not answer within {timeout_s:.0f} s; see {self.data_dir / 'redis.log'}")
 
-    def _ping(self) -> bool:
+    def is_running(self) -> bool:
+        """Whether a server answers on this socket or port (perhaps started by another process)."""
         try:
             if self.port:
                 conn = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)

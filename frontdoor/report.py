@@ -7,6 +7,8 @@ whatever the channel, so redaction and URL normalization cannot be skipped.
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cache
 from importlib import resources
@@ -71,7 +73,7 @@ def build_report(
     *,
     channel: str,
     keyring: Keyring,
-    shard_of_url: Any,
+    shard_of_url: Callable[[str], int],
     default_region: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -118,11 +120,9 @@ def build_report(
     if contact is not None and fields.get("contact_consent") is not True:
         raise InvalidInput("contact: give contact details only together with contact_consent: true", code="contact_without_consent")
 
-    shard = shard_of_url(parsed[0]["normalized"]) if parsed else None
-    report_id = ids.new_id(shard if shard is not None else 0)
-    if shard is None:
-        # No URL: spread by the id itself; the report is then a case of its own.
-        report_id = ids.new_id(shard_of_url(report_id))
+    # No URL: the report is a case of its own, on any shard, so spread those evenly.
+    shard = shard_of_url(parsed[0]["normalized"] if parsed else secrets.token_hex(8))
+    report_id = ids.new_id(shard)
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "id": report_id,

@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from .. import ids
+from .. import ids, urls
 from ..errors import Conflict, InvalidInput, NotFound
 from ..report import check, ASSESSMENT_SCHEMA
 from . import keys
@@ -276,8 +276,6 @@ class TriageQueue:
 
     async def find_by_url(self, raw_url: str) -> list[dict[str, Any]]:
         """Every case this URL has had, newest first (content that came back links to its earlier case)."""
-        from .. import urls  # local: the queue itself never parses what a reporter typed
-
         try:
             normalized = urls.normalize(raw_url)
         except urls.UrlError as exc:
@@ -388,9 +386,8 @@ _TIMES = ("created_at", "lease_until", "assessed_at", "forwarded_at", "forwarded
 
 
 def _case_view(fields: dict[str, str]) -> dict[str, Any]:
-    """The case as analysts see it. The URL is only ever shown defanged and never fetched."""
-    from ..urls import defang
-
+    """The case as analysts see it: the URL also defanged for display, and never fetched."""
+    defang = urls.defang
     view: dict[str, Any] = {
         "id": fields["id"],
         "status": fields["status"],

@@ -2,9 +2,9 @@
 
 Parsing follows what a browser does with a pasted address (WHATWG URL rules for
 http/https) closely enough that the normalized form is the page the reporter saw,
-and strictly enough that nothing we cannot or must not visit gets into the queue.
-Validation here is not an SSRF defence on its own: whoever fetches a reported URL
-must still check the address a hostname resolves to.
+and strictly enough that nothing an analyst could not visit (a private address, a
+non-web scheme) gets into the queue. frontdoor itself never fetches a reported URL; a
+tool that ever did would still have to check the address a hostname resolves to.
 """
 
 from __future__ import annotations

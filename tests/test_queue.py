@@ -320,6 +320,7 @@ async def test_statistics_and_takedown_shares(make_queue, report):
     assert figures["totals"]["reports"] == 3 and figures["totals"]["cases"] == 3
     assert figures["totals"]["reports_by_channel"] == {"api": 3}
     assert figures["totals"]["cases_by_category"] == {"csam": 2, "grooming": 1}
+    assert figures["totals"]["cases_by_channel"] == {"api": 3}
     assert figures["totals"]["cases_by_classification"] == {"baseline": 2, "not_illegal": 1}
     assert figures["median_seconds"]["to_first_assessment"] == 3600
     assert figures["median_seconds"]["to_forwarding"] == 3600

@@ -81,6 +81,7 @@ def _shape(counter: Counter[str]) -> dict[str, Any]:
         "cases": counter["cases"],
         "reports_by_channel": group("reports:channel:"),
         "reports_by_category": group("reports:category:"),
+        "cases_by_channel": group("cases:channel:"),
         "cases_by_category": group("cases:category:"),
         "cases_by_classification": group("cases:classification:"),
         "actions": group("actions:"),

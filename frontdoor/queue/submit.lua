@@ -56,6 +56,7 @@ local function open(cid, digest, normalized, original, previous)
   audit(cid, now, 'system', 'opened', detail)
   stat(day, 'cases')
   stat(day, 'cases:category:' .. category)
+  stat(day, 'cases:channel:' .. channel)
   if urgent then stat(day, 'cases:urgent') end
 end
 

@@ -135,6 +135,7 @@ def build_report(
         "reporter_role": fields.get("reporter_role", "unknown"),
         "reporter_country": country,
         "child_in_immediate_danger": bool(fields.get("child_in_immediate_danger", False)),
+        "when_seen": fields.get("when_seen"),
         "locale": locale,
         "contact": {"ciphertext": keyring.encrypt(contact)} if contact else None,
         "attachments_dropped": int(fields.get("attachments_dropped", 0)),

@@ -106,3 +106,15 @@ def analyst_token(digest: str) -> str:
 
 
 ANALYSTS = f"{AUTH_TAG}analysts"
+
+
+# Dialog conversations, keyed by a pseudonym (an HMAC of channel and sender id), never the id.
+# Both keys of a conversation share one tag so a turn reads them with one MGET, in one slot.
+def conversation(pseudonym: str) -> str:
+    return f"{PREFIX}:{{c:{pseudonym}}}:state"
+
+
+def conversation_seen(pseudonym: str) -> str:
+    """An empty marker that outlives the state, so a reporter coming back after the idle TTL
+    is told the conversation expired instead of being greeted as if new."""
+    return f"{PREFIX}:{{c:{pseudonym}}}:seen"

@@ -1,0 +1,242 @@
+"""The deterministic driver: one reporter turn in, channel-neutral messages out.
+
+It does what a Rasa assistant's core would do for this one form: keeps the slots, hands the
+reporter's answer to the rasa-sdk validation action as a slot candidate, asks the next
+missing slot, and runs the submission and resource actions when the form is complete.
+Around that it adds what must hold in every state: commands (help, restart, stop, language)
+and safeguarding, which answers words of danger at once and then carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from ..keyring import Keyring
+from . import form, i18n
+from .actions import ActionOfferResources, ActionSubmitReport, ValidateReportForm
+from .domain import domain as rasa_domain
+from .messages import EXPECTS, ConversationKey, Inbound, Message, QuickReply, ResourceCard, Turn
+from .services import DialogServices
+from .store import ConversationStore
+
+log = logging.getLogger(__name__)
+
+MAX_INBOUND_CHARS = 10_000  # anything longer is cut before it reaches a slot (slots cut further)
+COMMANDS = {
+    "help": {"/help", "help", "hilfe", "aide", "?"},
+    "restart": {"/restart", "restart", "neu starten", "neustart", "recommencer"},
+    "stop": {"/stop", "stop", "stopp", "arrêter", "arreter", "done"},
+    "language": {"/language", "language", "sprache", "langue"},
+}
+
+
+class Dialog:
+    def __init__(self, services: DialogServices, store: ConversationStore) -> None:
+        self.services = services
+        self.store = store
+        self.keyring: Keyring = services.keyring
+        self._validate = ValidateReportForm(services)
+        self._submit = ActionSubmitReport(services)
+        self._offer = ActionOfferResources(services)
+        self._domain: DomainDict = rasa_domain()
+
+    # -- entry points -----------------------------------------------------------
+
+    async def start(self, key: ConversationKey, *, locale_hint: str | None = None,
+                    country_hint: str | None = None) -> Turn:
+        """Begin (or begin again) a conversation: the greeting and the first question."""
+        pseudonym = self.keyring.pseudonym(key.channel, key.sender)
+        state = self._new_state(key.channel, i18n.choose_locale(locale_hint), country_hint)
+        messages = self._greeting(state)
+        await self.store.save(pseudonym, state)
+        return Turn(messages, locale=state["slots"]["language"])
+
+    async def turn(self, key: ConversationKey, inbound: Inbound, *, locale_hint: str | None = None,
+                   country_hint: str | None = None) -> Turn:
+        pseudonym = self.keyring.pseudonym(key.channel, key.sender)
+        loaded = await self.store.load(pseudonym)
+        if loaded.state is None:
+            state = self._new_state(key.channel, i18n.choose_locale(locale_hint), country_hint)
+            messages = [Message(self._t(state, "expired"))] if loaded.seen_before else []
+            messages += self._greeting(state)
+            await self.store.save(pseudonym, state)
+            return Turn(messages, locale=state["slots"]["language"])
+
+        state = loaded.state
+        value = inbound.value.strip()[:MAX_INBOUND_CHARS]
+        command = self._command(value)
+        if command == "stop":
+            locale = state["slots"]["language"]
+            await self.store.forget(pseudonym)
+            return Turn([Message(i18n.text(locale, "stopped"))], status="closed", locale=locale)
+
+        messages: list[Message] = []
+        if inbound.text is not None:
+            messages += self._safeguarding(state, value)
+        turn = await self._step(state, value, command, messages)
+        if turn.status == "closed":
+            await self.store.forget(pseudonym)
+        else:
+            await self.store.save(pseudonym, state)
+        return turn
+
+    # -- one step ----------------------------------------------------------------
+
+    async def _step(self, state: dict[str, Any], value: str, command: str | None, messages: list[Message]) -> Turn:
+        slots = state["slots"]
+        if command == "restart":
+            state.clear()
+            state.update(self._new_state(slots.get("channel") or "terminal", slots["language"], slots.get("country") or None))
+            return Turn([Message(self._t(state, "restarted"))] + self._ask_next(state), locale=state["slots"]["language"])
+        if command == "help":
+            return Turn(messages + [Message(self._t(state, "help_text"))] + self._ask_next(state), locale=slots["language"])
+        if command == "language" or state.get("awaiting") == "language" or value.startswith("lang:"):
+            return self._language(state, value, messages)
+
+        requested = form.next_slot(slots)
+        if requested is None:  # a finished conversation: start the next request
+            slots["path"] = None
+            requested = "path"
+        dispatcher = CollectingDispatcher()
+        tracker = self._tracker(state, requested, value)
+        events = await self._validate.run(dispatcher, tracker, self._domain)
+        for event in events:
+            if event.get("event") == "slot":
+                slots[event["name"]] = event["value"]
+        messages += _messages(dispatcher)
+
+        if slots.get("confirm") == "cancel":
+            return Turn(messages + [Message(self._t(state, "cancelled"))], status="closed", locale=slots["language"])
+        if form.next_slot(slots) is not None:
+            return Turn(messages + self._ask_next(state), locale=slots["language"])
+        return await self._complete(state, messages)
+
+    async def _complete(self, state: dict[str, Any], messages: list[Message]) -> Turn:
+        """The form is full: submit (report path), offer resources, and ask what next."""
+        slots = state["slots"]
+        path, receipt, status = slots.get("path"), None, "open"
+        if path == "report":
+            messages += await self._run(self._submit, state)
+            receipt, status = slots.get("receipt"), "submitted"
+        if path in ("report", "help", "self"):
+            messages += await self._run(self._offer, state)
+        kept = {k: slots.get(k) for k in (*form.STICKY, "channel")}
+        slots.clear()
+        slots.update(kept)
+        slots["path"] = None
+        after = "after_submit" if path == "report" else "after_help"
+        messages.append(Message(self._t(state, after), self._path_replies(state, finished=True), "choice"))
+        return Turn(messages, status=status, receipt=receipt, locale=slots["language"])  # type: ignore[arg-type]
+
+    async def _run(self, action: Action, state: dict[str, Any]) -> list[Message]:
+        dispatcher = CollectingDispatcher()
+        tracker = self._tracker(state, None, "")
+        for event in await action.run(dispatcher, tracker, self._domain):
+            if event.get("event") == "slot":
+                state["slots"][event["name"]] = event["value"]
+        return _messages(dispatcher)
+
+    # -- pieces -------------------------------------------------------------------
+
+    def _tracker(self, state: dict[str, Any], requested: str | None, value: str) -> Tracker:
+        """A rasa-sdk Tracker as Rasa would hand it to the action: the slots, the user's
+        message, and (during the form) the slot candidate appended as a SlotSet event."""
+        slots = dict(state["slots"])
+        events: list[dict[str, Any]] = [{"event": "user", "text": value, "timestamp": time.time()}]
+        if requested is not None:
+            slots["requested_slot"] = requested
+            slots[requested] = value
+            events.append({"event": "slot", "name": requested, "value": value, "timestamp": time.time()})
+        return Tracker(
+            sender_id="pseudonymous", slots=slots,
+            latest_message={"text": value, "intent": {"name": "inform", "confidence": 1.0}, "entities": []},
+            events=events, paused=False, followup_action=None,
+            active_loop={"name": form.FORM} if requested is not None else {},
+            latest_action_name="action_listen",
+        )
+
+    def _new_state(self, channel: str, locale: str, country: str | None) -> dict[str, Any]:
+        slots: dict[str, Any] = {"language": locale, "channel": channel, "path": None}
+        if country:
+            slots["country"] = country.upper()  # taken from the channel: not asked again
+        return {"slots": slots}
+
+    def _greeting(self, state: dict[str, Any]) -> list[Message]:
+        slots = state["slots"]
+        emergency = self.services.catalog.emergency_number(slots.get("country") or None)
+        greeting = self._t(state, "greeting", hotline=self.services.hotline_name, emergency=emergency)
+        return [Message(greeting)] + self._ask_next(state)
+
+    def _ask_next(self, state: dict[str, Any]) -> list[Message]:
+        slots = state["slots"]
+        name = form.next_slot(slots) or "path"
+        if name == "path":
+            return [Message(self._t(state, "ask_path"), self._path_replies(state, finished=False), "choice")]
+        return form.ask(name, slots, slots["language"])
+
+    def _path_replies(self, state: dict[str, Any], *, finished: bool) -> tuple[QuickReply, ...]:
+        replies = form.choice_replies(form.SLOTS["path"], state["slots"]["language"])
+        if finished:
+            replies += (QuickReply(self._t(state, "done"), "/stop"),)
+        return replies
+
+    def _language(self, state: dict[str, Any], value: str, messages: list[Message]) -> Turn:
+        chosen = i18n.parse_language_choice(value.removeprefix("lang:"))
+        slots = state["slots"]
+        if chosen is None:
+            state["awaiting"] = "language"
+            replies = tuple(QuickReply(i18n.text(loc, "language_name"), f"lang:{loc}") for loc in i18n.LOCALES)
+            return Turn(messages + [Message(self._t(state, "ask_language"), replies, "choice")], locale=slots["language"])
+        state.pop("awaiting", None)
+        slots["language"] = chosen
+        return Turn(messages + [Message(self._t(state, "language_set"))] + self._ask_next(state), locale=chosen)
+
+    def _command(self, value: str) -> str | None:
+        lowered = value.lower().rstrip(".!")
+        return next((name for name, words in COMMANDS.items() if lowered in words), None)
+
+    def _safeguarding(self, state: dict[str, Any], text: str) -> list[Message]:
+        """Words of danger get the emergency number and a helpline at once, before anything else."""
+        catalog = self.services.catalog
+        hits = catalog.safeguarding_hits(text)
+        if not hits:
+            return []
+        country = state["slots"].get("country") or None
+        lines = catalog.lines_for(country)
+        emergency = lines.emergency if country else self._t(state, "safeguarding.emergency_generic") + f" ({lines.emergency})"
+        out: list[Message] = []
+        if "danger_now" in hits:
+            text_ = self._t(state, "safeguarding.danger_now", emergency=emergency)
+            if lines.child_helpline:
+                text_ += " " + self._t(state, "safeguarding.child_helpline", name=lines.child_helpline_name, number=lines.child_helpline)
+            out.append(Message(text_))
+        if "self_harm" in hits:
+            if lines.crisis_line or lines.child_helpline:
+                name = lines.crisis_line_name if lines.crisis_line else lines.child_helpline_name
+                number = lines.crisis_line or lines.child_helpline
+                out.append(Message(self._t(state, "safeguarding.self_harm", emergency=emergency, name=name, number=number)))
+            else:
+                out.append(Message(self._t(state, "safeguarding.self_harm_no_line", emergency=emergency)))
+        out.append(Message(self._t(state, "safeguarding.continue")))
+        log.info("safeguarding answered: %s", ",".join(sorted(hits)))
+        return out
+
+    def _t(self, state: dict[str, Any], key: str, **values: Any) -> str:
+        return i18n.text(state["slots"]["language"], key, **values)
+
+
+def _messages(dispatcher: CollectingDispatcher) -> list[Message]:
+    out = []
+    for m in dispatcher.messages:
+        custom = m.get("custom") or {}
+        expects = custom.get("expects", "none")
+        cards = tuple(ResourceCard(**c) for c in custom.get("resources", []))
+        replies = tuple(QuickReply(b["title"], b["payload"]) for b in m.get("buttons") or [])
+        out.append(Message(m.get("text") or "", replies, expects if expects in EXPECTS else "none", cards))
+    return out

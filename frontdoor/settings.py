@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import redis_client
 from .errors import ConfigError
 
 _PREFIX = "FRONTDOOR_"
@@ -54,8 +55,14 @@ class Settings:
             return value
 
         redis_url = get("REDIS_URL")
-        if redis_url is not None and not re.match(r"^(redis|rediss|unix)://", redis_url):
-            raise ConfigError(f"{_PREFIX}REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+        if redis_url is not None and redis_client.is_cluster_url(redis_url):
+            try:
+                redis_client.parse_cluster_url(redis_url)
+            except ValueError as exc:  # the reason never quotes the password
+                raise ConfigError(f"{_PREFIX}REDIS_URL: {exc}") from None
+        elif redis_url is not None and not re.match(r"^(redis|rediss|unix)://", redis_url):
+            raise ConfigError(f"{_PREFIX}REDIS_URL must start with redis://, rediss://, unix:// or redis+cluster://, "
+                              f"got {redis_url!r}")
 
         secret = get("SECRET_KEY")
         secret_key = None

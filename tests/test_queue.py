@@ -389,3 +389,12 @@ async def test_pending_entries_are_never_deleted(make_queue, report, redis):
     entries = {e[0] for e in await redis.xrange(keys.lane(0, "normal"))}
     assert len(pending) == 2 and {p["message_id"] for p in pending} <= entries
     assert len(entries) == 4
+
+
+async def test_scripts_refuse_a_shard_prefix_that_is_not_their_keys(make_queue):
+    """The prelude's guard (scripts.lua): on a cluster a mismatch could silently write to another slot."""
+    from redis.exceptions import ResponseError
+
+    q = await make_queue(shards=2)
+    with pytest.raises(ResponseError, match="outside the shard"):
+        await q._claim(keys=[keys.lane(0, "urgent")], args=[keys.tag(1), "a", 60_000, q.clock_ms(), "urgent"])

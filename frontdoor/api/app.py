@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
@@ -22,6 +21,7 @@ from ..analysts import Analysts
 from ..keyring import Keyring, load_secret
 from ..queue import TriageQueue
 from ..queue.retention import purge_expired
+from ..redis_client import UNAVAILABLE, Client, connect
 from ..settings import Settings
 from . import analyst, public
 from .auth import ANALYSTS_KEY
@@ -34,7 +34,7 @@ HOUSEKEEPING_INTERVAL_S = 60.0
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    redis: aioredis.Redis
+    redis: Client  # one node or a Redis Cluster: see redis_client.connect
     keyring: Keyring
     queue: TriageQueue
     analysts: Analysts
@@ -48,8 +48,7 @@ def services(request: web.Request) -> Services:
 
 
 def build_services(settings: Settings, redis_url: str) -> Services:
-    redis = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2,
-                                    health_check_interval=30)
+    redis = connect(redis_url)
     keyring = Keyring(load_secret(settings))
     queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
                         retention_ms=settings.retention_days * 86_400_000)
@@ -65,7 +64,7 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True)
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:
             await svc.queue.setup()
-        except (aioredis.ConnectionError, OSError):
+        except UNAVAILABLE:
             # Start anyway: /readyz reports 503 and submits answer 503 until Redis is back.
             log.warning("redis unreachable at start-up; the queue is set up on the next housekeeping run")
         task = asyncio.create_task(_housekeeping(svc)) if housekeeping else None
@@ -90,7 +89,7 @@ async def _housekeeping(svc: Services) -> None:
             await svc.queue.setup()
             await svc.queue.recover_fanout()
             await purge_expired(svc.queue)
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
+        except UNAVAILABLE:
             log.warning("housekeeping skipped: redis unavailable")
         except Exception:  # housekeeping must never die; the next run tries again
             log.exception("housekeeping failed")

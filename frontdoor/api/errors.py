@@ -12,10 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from ..errors import FrontdoorError, InvalidInput
+from ..redis_client import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -45,7 +43,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         message = exc.reason if exc.status != 404 else "There is nothing at this address."
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
         return json_error(exc.status, code, message, **headers)
-    except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError):
+    except UNAVAILABLE:  # Redis (one node or a cluster) cannot answer now
         log.warning("redis unavailable: %s %s answered 503", request.method, _route(request))
         return json_error(503, "unavailable", "The service cannot store or read reports right now. Please try again in a few minutes.",
                           **{"Retry-After": "30"})

@@ -1,7 +1,7 @@
 """Every Redis key the queue uses, in one place.
 
-Keys of one shard share the hash tag `{sN}`, so each Lua script and MULTI touches a
-single Redis Cluster slot. Keys are named for ids and digests only: no URL, no report
+Keys of one shard share the hash tag `{sN}`, so each Lua script (and any multi-key
+command, such as MGET) touches a single Redis Cluster slot. Keys are named for ids and digests only: no URL, no report
 text and nothing about a reporter ever appears in a key name.
 """
 

@@ -2,6 +2,14 @@
 -- every key below is built from it, so a script stays inside one Redis Cluster slot.
 -- KEYS[1] is always a key of that slot, declared so a cluster routes the call correctly.
 local T = ARGV[1]
+-- The guard that makes "one slot per script" hold on a cluster: KEYS[1] routes the call, T builds
+-- every key, so they must name the same shard. Redis itself lets an EVAL reach undeclared keys of
+-- another slot when that slot lives on the same node, so a mismatch would pass on one node and in a
+-- small cluster and break only after slots move; refuse it everywhere instead. T must hold a whole
+-- hash tag ("{s0}"), or keys built from it would hash in full and scatter over slots.
+if not string.find(T, '^[^{]*{[^}]+}') or string.sub(KEYS[1] or '', 1, #T) ~= T then
+  return redis.error_reply('ERR frontdoor: KEYS[1] is outside the shard ' .. T .. ' the script writes to')
+end
 local GROUP = 'analysts'
 local DAY_MS = 86400000
 

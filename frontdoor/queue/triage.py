@@ -1,8 +1,10 @@
 """The triage queue: reports in, de-duplicated cases out to analysts under a lease.
 
 Every state change is one Lua script in one shard's hash slot (see scripts.lua), so
-a crash never leaves half a submit or half an assessment behind. Python here only
-shapes arguments and results; the invariants live in the scripts.
+a crash never leaves half a submit or half an assessment behind, and the same calls work
+on one Redis and on a Redis Cluster. Python here only shapes arguments and results; the
+invariants live in the scripts. Reads that span shards are plain (non-transactional)
+pipelines, which redis-py's cluster client splits by node.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from .. import ids, urls
 from ..errors import Conflict, InvalidInput, NotFound
+from ..redis_client import Client
 from ..report import check, ASSESSMENT_SCHEMA
 from . import keys
 
@@ -61,7 +63,7 @@ class Submitted:
 class TriageQueue:
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: Client,
         *,
         shards: int = 1,
         lease_ms: int = 15 * 60_000,
@@ -79,6 +81,7 @@ class TriageQueue:
         self._claim = redis.register_script(_script("claim.lua"))
         self._lease = redis.register_script(_script("lease.lua"))
         self._assess = redis.register_script(_script("assess.lua"))
+        self._fanout_done = redis.register_script(_script("fanout.lua"))
 
     async def setup(self) -> None:
         """Create the consumer group on every lane; safe to run at every start."""
@@ -146,12 +149,8 @@ class TriageQueue:
         cases: list[tuple[str, str]] = []
         for shard, urls in by_shard.items():
             cases += _pairs(await self._run_submit(shard, report, now, False, "", "", urls))
-        existing = (await self.redis.get(keys.report_cases(home, rid)) or "").split()
-        merged = existing + [c for c, _ in cases if c not in existing]
-        pipe = self.redis.pipeline(transaction=True)  # both keys carry the home shard's tag
-        pipe.set(keys.report_cases(home, rid), " ".join(merged))
-        pipe.zrem(keys.fanout(home), rid)
-        await pipe.execute()
+        # One script, not a MULTI: redis-py's cluster pipeline has no transactions.
+        await self._fanout_done(keys=[keys.fanout(home)], args=[keys.tag(home), rid, *(c for c, _ in cases)])
         return cases
 
     async def recover_fanout(self) -> int:

@@ -1,0 +1,115 @@
+"""`connect(url)`: the one place a Redis client is made, for one node or for a Redis Cluster.
+
+FRONTDOOR_REDIS_URL takes the single-node forms redis-py knows (`redis://`, `rediss://`, `unix://`)
+or the cluster form
+
+    redis+cluster://[user[:password]@]host:port[,host:port...][/]     (rediss+cluster:// for TLS)
+
+The listed nodes are only where discovery starts: the client reads the slot map from any one that
+answers and follows the cluster from there, so listing two or three nodes survives one being down.
+Nothing else in frontdoor needs to know which kind of client it holds: every multi-key operation is
+one Lua script inside one hash slot (see queue/keys.py), and pipelines are never transactions,
+because redis-py's cluster pipeline refuses `transaction=True`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+from urllib.parse import unquote
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode
+from redis.exceptions import ClusterDownError, MasterDownError, RedisClusterException, TryAgainError
+
+Client: TypeAlias = aioredis.Redis | aioredis.RedisCluster
+
+CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme -> TLS
+SINGLE_SCHEMES = ("redis", "rediss", "unix")
+CLUSTER_FORM = "redis+cluster://[user:password@]host:port[,host:port...]"
+
+# Replies that mean "Redis is not available right now" (503, try later), beyond connection errors:
+# a cluster that lost a primary, or slots in the middle of moving.
+UNAVAILABLE: tuple[type[Exception], ...] = (aioredis.ConnectionError, aioredis.TimeoutError, ClusterDownError,
+                                            MasterDownError, TryAgainError, OSError)
+
+# Defaults for every client: frontdoor's code reads str, never bytes; a hung Redis fails a request
+# in seconds instead of holding it; a pooled connection idle for a while is checked before use.
+DEFAULTS: dict[str, Any] = {"decode_responses": True, "socket_timeout": 5, "socket_connect_timeout": 2,
+                            "health_check_interval": 30}
+
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>[0-9]{1,5})$")
+
+
+@dataclass(frozen=True)
+class ClusterUrl:
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+def scheme_of(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
+def is_cluster_url(url: str) -> bool:
+    return scheme_of(url) in CLUSTER_SCHEMES
+
+
+def parse_cluster_url(url: str) -> ClusterUrl:
+    """The cluster form, checked; a ValueError says what is wrong in words a reader of the README can act on."""
+    scheme = scheme_of(url)
+    if scheme not in CLUSTER_SCHEMES:
+        raise ValueError(f"a cluster URL starts with redis+cluster:// or rediss+cluster://, as in {CLUSTER_FORM}")
+    rest = url.split("://", 1)[1]
+    if "?" in rest or "#" in rest:
+        raise ValueError(f"a cluster URL takes no query string or fragment: {CLUSTER_FORM}")
+    netloc, _, path = rest.partition("/")
+    if path not in ("", "0"):
+        raise ValueError("a Redis Cluster has only database 0: end the URL with the last host:port (or /0)")
+    username = password = None
+    if "@" in netloc:
+        userinfo, netloc = netloc.rsplit("@", 1)
+        user, colon, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if colon else None
+    nodes = []
+    for part in netloc.split(","):
+        m = _HOST_PORT.match(part.strip())
+        if m is None or not 0 < int(m["port"]) < 65536:
+            raise ValueError(f"each cluster node is host:port, got {part.strip()!r}: {CLUSTER_FORM}")
+        nodes.append((m["v6"] or m["host"], int(m["port"])))
+    return ClusterUrl(tuple(nodes), username, password, CLUSTER_SCHEMES[scheme])
+
+
+def connect(url: str, **options: Any) -> Client:
+    """A client for this URL: a RedisCluster for the cluster form, a Redis otherwise.
+
+    No connection is made here (both connect on first use), so an app can start while Redis is down.
+    `options` override DEFAULTS, e.g. `max_connections` in the benchmarks.
+    """
+    kwargs = {**DEFAULTS, **options}
+    if not is_cluster_url(url):
+        return aioredis.Redis.from_url(url, **kwargs)
+    parsed = parse_cluster_url(url)
+    return _Cluster(startup_nodes=[ClusterNode(host, port) for host, port in parsed.nodes],
+                    username=parsed.username, password=parsed.password, ssl=parsed.tls, **kwargs)
+
+
+class _Cluster(aioredis.RedisCluster):
+    """RedisCluster whose "no node reachable" is a ConnectionError, like a single node's.
+
+    redis-py raises a bare RedisClusterException when discovery reaches no node, the same class it
+    uses for programming errors (cross-slot keys, transactions); the rest of frontdoor treats a
+    ConnectionError as "Redis is down, answer 503 and try again" and must not tell the two apart.
+    """
+
+    async def initialize(self) -> aioredis.RedisCluster:
+        try:
+            return await super().initialize()
+        except RedisClusterException as exc:
+            if isinstance(exc.__cause__, (aioredis.ConnectionError, aioredis.TimeoutError, OSError)):
+                raise aioredis.ConnectionError(str(exc)) from exc
+            raise

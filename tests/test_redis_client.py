@@ -1,0 +1,82 @@
+"""`redis_client`: the one client factory, and FRONTDOOR_REDIS_URL's Redis Cluster form.
+
+These need no cluster (tests/test_cluster.py runs everything on a real one): the URL form and its
+errors, the choice of client, and a cluster that cannot be reached behaving like a Redis that is down.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis.asyncio as aioredis
+from api_helpers import ANALYST_PREFIX, assert_error
+
+from frontdoor.cli import _safe
+from frontdoor.errors import ConfigError
+from frontdoor.redis_client import ClusterUrl, connect, parse_cluster_url
+from frontdoor.redis_server import free_port
+from frontdoor.settings import Settings
+
+
+def test_cluster_url_form() -> None:
+    assert parse_cluster_url("redis+cluster://10.0.0.1:7000,10.0.0.2:7001/") == ClusterUrl((("10.0.0.1", 7000), ("10.0.0.2", 7001)))
+    assert parse_cluster_url("rediss+cluster://fd:p%40ss@redis-a.test:6380,[::1]:6381") == ClusterUrl(
+        (("redis-a.test", 6380), ("::1", 6381)), "fd", "p@ss", True)
+    assert parse_cluster_url("redis+cluster://:secret@r.test:7000/0").password == "secret"
+    assert Settings.from_env({"FRONTDOOR_REDIS_URL": "redis+cluster://r.test:7000"}).redis_url == "redis+cluster://r.test:7000"
+
+
+@pytest.mark.parametrize("url, says", [
+    ("redis+cluster://r.test", "host:port"),
+    ("redis+cluster://r.test:7000,r.test", "host:port"),
+    ("redis+cluster://r.test:99999", "host:port"),
+    ("redis+cluster://r.test:7000/2", "database 0"),
+    ("redis+cluster://r.test:7000?ssl_cert_reqs=none", "query string"),
+    ("redis+cluster://", "host:port"),
+])
+def test_bad_cluster_url_is_one_line_naming_the_setting(url: str, says: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"FRONTDOOR_REDIS_URL": url})
+    assert info.value.message.startswith("FRONTDOOR_REDIS_URL") and says in info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_bad_cluster_url_never_echoes_the_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"FRONTDOOR_REDIS_URL": "redis+cluster://fd:hunter2secret@r.test"})
+    assert "hunter2secret" not in info.value.message
+    assert _safe("redis+cluster://fd:hunter2secret@r.test:7000,r.test:7001") == "redis+cluster://***@r.test:7000,r.test:7001"
+
+
+async def test_connect_picks_the_client_by_url(redis_url: str) -> None:
+    single = connect(redis_url)
+    cluster = connect("redis+cluster://127.0.0.1:7000")  # nothing connects until first use
+    try:
+        assert type(single) is aioredis.Redis and isinstance(cluster, aioredis.RedisCluster)
+        assert await single.set("probe", "x") and await single.get("probe") == "x"  # str, not bytes
+        await single.delete("probe")
+    finally:
+        await single.aclose()
+        await cluster.aclose()
+
+
+async def test_unreachable_cluster_is_a_connection_error() -> None:
+    """redis-py says RedisClusterException; frontdoor treats "down" as ConnectionError everywhere."""
+    client = connect(f"redis+cluster://127.0.0.1:{free_port()},127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(aioredis.ConnectionError, match="cannot be connected"):
+            await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def test_app_with_the_cluster_down_starts_and_answers_503(aiohttp_client, settings):  # type: ignore[no-untyped-def]
+    from frontdoor.api.app import create_app
+
+    dead = ",".join(f"127.0.0.1:{free_port()}" for _ in range(2))  # nothing listens there
+    client = await aiohttp_client(create_app(settings, f"redis+cluster://{dead}", housekeeping=False))
+    assert (await client.get("/healthz")).status == 200
+    await assert_error(await client.get("/readyz"), 503, "unavailable")
+    resp = await client.post("/api/v1/reports", json={"category": "csam", "urls": ["https://example.com/page"]})
+    await assert_error(resp, 503, "unavailable")
+    await assert_error(await client.get("/api/v1/receipts/ABCDE-FGHJK"), 503, "unavailable")
+    await assert_error(await client.post(f"{ANALYST_PREFIX}/claim", headers={"Authorization": "Bearer fdt_x"}), 503)

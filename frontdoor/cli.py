@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -121,6 +122,41 @@ async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Na
         await redis.aclose()
 
 
+async def _chat(settings: Settings, url: str, language: str | None) -> int:
+    from .channels.terminal import chat
+    from .dialog.engine import Dialog
+    from .dialog.services import DialogServices
+    from .dialog.store import ConversationStore
+
+    services = DialogServices.build(settings, url)
+    try:
+        await services.queue.setup()
+        await chat(Dialog(services, ConversationStore(services.queue.redis, idle_ttl_s=settings.conversation_idle_s)),
+                   locale_hint=language)
+        return 0
+    except UNAVAILABLE:
+        raise ConfigError(f"FRONTDOOR_REDIS_URL: cannot connect to {_safe(url)}") from None
+    finally:
+        await services.queue.redis.aclose()
+
+
+def _actions(settings: Settings, port: int) -> None:
+    """rasa-sdk's action server with exactly our actions (registered explicitly, not discovered).
+    It needs a Redis URL: a Rasa deployment runs beside a real Redis, not the embedded one."""
+    from rasa_sdk import endpoint
+    from rasa_sdk.executor import ActionExecutor
+
+    from .dialog.actions import registered
+    from .dialog.services import DialogServices
+
+    if settings.redis_url is None:
+        raise ConfigError("FRONTDOOR_REDIS_URL must be set for `frontdoor actions` (the actions submit to the queue)")
+    executor = ActionExecutor()
+    for action in registered(DialogServices.build(settings, settings.redis_url)):
+        executor.register_action(action)
+    endpoint.run(executor, port=port)
+
+
 def _content_check(path: Path | None) -> int:
     from .prevention_content import check_content, load_catalog
 
@@ -150,6 +186,10 @@ def parser() -> argparse.ArgumentParser:
     stats = queue.add_parser("stats", help="print statistics and queue depth as JSON")
     stats.add_argument("--days", type=int, default=30)
     queue.add_parser("purge", help="erase free text that retention says is due")
+    chat = sub.add_parser("chat", help="walk the reporting dialog in this terminal, against the real queue")
+    chat.add_argument("--language", default=None, help="en, de or fr (default: from $LANG)")
+    actions = sub.add_parser("actions", help="serve the dialog's rasa-sdk actions to a Rasa assistant")
+    actions.add_argument("--port", type=int, default=5055)
     content = sub.add_parser("content", help="the prevention content").add_subparsers(dest="action", required=True)
     check = content.add_parser("check", help="validate resources, helplines, hotlines and safeguarding phrases")
     check.add_argument("--path", type=Path, default=None, help="a data directory (default: the shipped one)")
@@ -166,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             _serve(settings, args.host, args.port)
             return 0
+        if args.command == "actions":
+            _actions(settings, args.port)
+            return 0
+        if args.command == "chat":
+            with redis_url_for(settings) as url:
+                return asyncio.run(_chat(settings, url, args.language or os.environ.get("LANG")))
         what = f"{args.command}_{args.action}"
         with redis_url_for(settings) as url:
             return asyncio.run(_with_redis(settings, url, what, args))

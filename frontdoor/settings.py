@@ -33,6 +33,10 @@ class Settings:
     # in its national format, so redaction reads them with this region when the reporter's is unknown.
     hotline_country: str | None = None
     log_level: str = "INFO"
+    # Shown to reporters in the greeting ("this is the ... reporting service").
+    hotline_name: str = "Hotline"
+    # A conversation nobody answered for this long is forgotten.
+    conversation_idle_s: int = 2 * 3600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,4 +95,6 @@ class Settings:
             max_body_bytes=integer("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
             hotline_country=country,
             log_level=level,
+            hotline_name=(get("HOTLINE_NAME") or "Hotline")[:80],
+            conversation_idle_s=integer("CONVERSATION_IDLE_MINUTES", 120, 5, 24 * 60) * 60,
         )

@@ -11,13 +11,14 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from ..dialog import i18n
 from ..dialog.engine import Dialog
 from ..dialog.messages import ConversationKey, Inbound, Message, Turn
 
 CHANNEL = "terminal"
 
 
-def render(messages: list[Message]) -> tuple[str, dict[str, str]]:
+def render(messages: list[Message], locale: str = "en") -> tuple[str, dict[str, str]]:
     """Text for the screen, and what each number the reporter may type stands for."""
     lines: list[str] = []
     numbers: dict[str, str] = {}
@@ -28,7 +29,7 @@ def render(messages: list[Message]) -> tuple[str, dict[str, str]]:
             if card.url:
                 lines.append(f"    {card.url}")
             if card.phone_display:
-                lines.append(f"    Phone: {card.phone_display}")
+                lines.append(f"    {i18n.text(locale, 'label.phone')}: {card.phone_display}")
         for i, reply in enumerate(message.quick_replies, start=1):
             numbers[str(i)] = reply.payload
             lines.append(f"  {i}. {reply.title}")
@@ -49,7 +50,7 @@ async def chat(dialog: Dialog, *, read: Callable[[], str] | None = None, out: Te
     reader = read or (lambda: input("> "))
     turn = await dialog.start(key, locale_hint=locale_hint)
     while True:
-        text, numbers = render(turn.messages)
+        text, numbers = render(turn.messages, turn.locale)
         print(text, file=out, flush=True)
         if turn.status == "closed":
             return turn

@@ -257,12 +257,13 @@ class ActionOfferResources(_Base, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         slots, locale = tracker.slots, locale_of(tracker)
         path = slots.get("path")
+        topic: str | None
         if path == "self":
             audience, topic = "worried_about_self", "perpetrator_prevention"
             say(dispatcher, i18n.text(locale, "self_intro"))
         else:
             audience = AUDIENCE.get(slots.get("role") or "", "bystander")
-            topic = slots.get("topic") if path == "help" else TOPIC_OF_CATEGORY.get(slots.get("category") or "", None)
+            topic = slots.get("topic") if path == "get_help" else TOPIC_OF_CATEGORY.get(slots.get("category") or "", None)
         chosen = self.services.catalog.select(audience=audience, topic=topic, country=slots.get("country") or None,
                                               locale=locale, limit=3)
         if chosen:

@@ -63,10 +63,10 @@ class Dialog:
         loaded = await self.store.load(pseudonym)
         if loaded.state is None:
             state = self._new_state(key.channel, i18n.choose_locale(locale_hint), country_hint)
-            messages = [Message(self._t(state, "expired"))] if loaded.seen_before else []
-            messages += self._greeting(state)
+            greeting = [Message(self._t(state, "expired"))] if loaded.seen_before else []
+            greeting += self._greeting(state)
             await self.store.save(pseudonym, state)
-            return Turn(messages, locale=state["slots"]["language"])
+            return Turn(greeting, locale=state["slots"]["language"])
 
         state = loaded.state
         value = inbound.value.strip()[:MAX_INBOUND_CHARS]
@@ -124,7 +124,7 @@ class Dialog:
         if path == "report":
             messages += await self._run(self._submit, state)
             receipt, status = slots.get("receipt"), "submitted"
-        if path in ("report", "help", "self"):
+        if path in ("report", "get_help", "self"):
             messages += await self._run(self._offer, state)
         kept = {k: slots.get(k) for k in (*form.STICKY, "channel")}
         slots.clear()
@@ -207,9 +207,9 @@ class Dialog:
         hits = catalog.safeguarding_hits(text)
         if not hits:
             return []
-        country = state["slots"].get("country") or None
-        lines = catalog.lines_for(country)
-        emergency = lines.emergency if country else self._t(state, "safeguarding.emergency_generic") + f" ({lines.emergency})"
+        lines = catalog.lines_for(state["slots"].get("country") or None)
+        # A country without its own entry gets the generic lines: say "your local emergency number".
+        emergency = lines.emergency if lines.country else self._t(state, "safeguarding.emergency_generic") + f" ({lines.emergency})"
         out: list[Message] = []
         if "danger_now" in hits:
             text_ = self._t(state, "safeguarding.danger_now", emergency=emergency)

@@ -31,7 +31,8 @@ class SlotSpec:
 
 
 SLOTS: dict[str, SlotSpec] = {s.name: s for s in (
-    SlotSpec("path", "choice", ("report", "help", "self", "receipt"), "path"),
+    # "get_help", not "help": that word is the help command in every state.
+    SlotSpec("path", "choice", ("report", "get_help", "self", "receipt"), "path"),
     SlotSpec("category", "choice", ("csam", "grooming", "sextortion", "self_generated", "trafficking", "other"), "category"),
     SlotSpec("urls", "url"),
     SlotSpec("platform", "text", max_chars=100),
@@ -62,7 +63,7 @@ def required_slots(slots: dict[str, Any]) -> list[str]:
     path = slots.get("path")
     if path is None:
         return ["path"]
-    if path == "help":
+    if path == "get_help":
         return ["path", "role", "topic", "country"]
     if path == "self":
         return ["path", "country"]

@@ -23,14 +23,13 @@ class DialogServices:
 
     @classmethod
     def build(cls, settings: Settings, redis_url: str) -> DialogServices:
-        import redis.asyncio as aioredis
-
         from ..prevention_content import load_catalog
+        from ..redis_client import connect
 
-        redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        redis = connect(redis_url)
         queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
                             retention_ms=settings.retention_days * 86_400_000)
-        return cls(queue, Keyring(load_secret(settings)), load_catalog(), settings.hotline_country)
+        return cls(queue, Keyring(load_secret(settings)), load_catalog(), settings.hotline_country, settings.hotline_name)
 
     @classmethod
     def from_env(cls) -> DialogServices:

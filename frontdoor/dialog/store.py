@@ -10,9 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from ..queue import keys
+from ..redis_client import Client
 
 STATE_VERSION = 1
 SEEN_TTL_S = 7 * 86400  # long enough to say "this expired" to someone who comes back within a week
@@ -25,7 +24,7 @@ class Loaded:
 
 
 class ConversationStore:
-    def __init__(self, redis: aioredis.Redis, *, idle_ttl_s: int = 2 * 3600) -> None:
+    def __init__(self, redis: Client, *, idle_ttl_s: int = 2 * 3600) -> None:
         self.redis = redis
         self.idle_ttl_s = idle_ttl_s
 

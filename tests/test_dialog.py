@@ -1,0 +1,267 @@
+"""The reporting dialog through its engine, on a real Redis with the real queue and content."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from dialog_helpers import GOOD, last_question, walk, well_formed
+from frontdoor.dialog import form, i18n
+from frontdoor.dialog.engine import Dialog
+from frontdoor.dialog.messages import ConversationKey, Inbound
+from frontdoor.dialog.services import DialogServices
+from frontdoor.dialog.store import ConversationStore
+from frontdoor.prevention_content import load_catalog
+from frontdoor.queue import TriageQueue, keys
+
+MAIN_PATH = ["report", "csam", "https://example.com/page?utm_source=x", "website", "skip", "no", "other_adult", "skip",
+             "skip", "send"]
+
+
+@pytest.fixture
+async def services(redis, keyring):  # type: ignore[no-untyped-def]
+    queue = TriageQueue(redis)
+    await queue.setup()
+    return DialogServices(queue, keyring, load_catalog(), None, "Example Hotline")
+
+
+@pytest.fixture
+def dialog(services, redis):  # type: ignore[no-untyped-def]
+    return Dialog(services, ConversationStore(redis))
+
+
+@pytest.fixture
+def key() -> ConversationKey:
+    return ConversationKey("terminal", "sender-under-test")
+
+
+async def test_main_report_path_reaches_a_receipt_in_at_most_ten_turns(dialog, key, services):
+    turns = await walk(dialog, key, MAIN_PATH)
+    assert len(turns) - 1 == len(MAIN_PATH) <= 10
+    final = turns[-1]
+    assert final.status == "submitted" and final.receipt
+    assert final.receipt in " ".join(m.text for m in final.messages)
+    assert 1 <= sum(len(m.resources) for m in final.messages) <= 3
+    assert await services.queue.receipt_status(final.receipt) == "received"
+    case = await services.queue.get(await services.queue.claim("analyst"))
+    (report,) = case["reports"]
+    assert case["url"] == "https://example.com/page"
+    assert report["channel"] == "terminal" and report["category"] == "csam" and report["reporter_role"] == "other_adult"
+    assert report["description"] is None and report["child_in_immediate_danger"] is False
+
+
+async def test_every_prompt_avoids_asking_for_images(dialog, key):
+    turns = await walk(dialog, key, MAIN_PATH)
+    text = " ".join(m.text.lower() for t in turns for m in t.messages)
+    assert "do not send pictures" in text
+    for word in ("upload", "attach", "send us the picture", "send the image"):
+        assert word not in text
+
+
+async def test_no_link_for_grooming_asks_platform_and_account(dialog, key, services):
+    turns = await walk(dialog, key, ["report", "grooming", ("payload", "no_link"), "Example Game Chat", "player_123",
+                                     "game", "They asked a child for photos.", "no", "parent_carer", "Germany", "this_week", "send"])
+    assert turns[-1].status == "submitted"
+    case = await services.queue.get(await services.queue.claim("analyst"))
+    report = case["reports"][0]
+    assert case["url"] is None and report["urls"] == []
+    assert report["where_seen"] == {"type": "game", "platform": "Example Game Chat", "account": "player_123"}
+    assert report["reporter_country"] == "DE" and report["when_seen"] == "this_week"
+
+
+async def test_junk_url_is_reprompted_and_after_three_tries_one_can_go_on(dialog, key):
+    turns = await walk(dialog, key, ["report", "csam", "not a link"])
+    assert "starts with http:// or https://" in turns[-1].messages[0].text
+    assert turns[-1].messages[-1].expects == "url"
+    assert "no_link" not in [q.payload for q in turns[-1].messages[-1].quick_replies]
+    for junk in ("ftp://example.com/x", "http://192.168.1.1/"):
+        turn = await dialog.turn(key, Inbound(text=junk))
+    assert "private network" in turn.messages[0].text and "without a link" in turn.messages[0].text
+    assert "no_link" in [q.payload for q in turn.messages[-1].quick_replies]
+    turn = await dialog.turn(key, Inbound(payload="no_link"))
+    assert last_question(turn) == i18n.text("en", "ask_platform")
+
+
+async def test_no_link_is_refused_for_csam_before_three_tries(dialog, key):
+    turns = await walk(dialog, key, ["report", "csam", ("payload", "no_link")])
+    assert turns[-1].messages[-1].expects == "url"
+
+
+async def test_over_long_text_is_cut_with_a_notice(dialog, key, services):
+    long = "placeholder words " * 400  # 7200 characters
+    turns = await walk(dialog, key, ["report", "other", "https://example.com/long", "website", long])
+    assert any("first 4000 characters" in m.text for m in turns[-1].messages)
+    await walk(dialog, key, ["report", "other", "https://example.com/long", "website", long, "no", "professional", "skip", "skip", "send"])
+    case = await services.queue.get(await services.queue.claim("a"))
+    assert len(case["reports"][0]["description"]) == 4000
+
+
+async def test_unknown_answer_to_a_choice_shows_the_choices_again(dialog, key):
+    turns = await walk(dialog, key, ["report", "banana"])
+    assert turns[-1].messages[0].text == i18n.text("en", "choose_again")
+    assert [q.payload for q in turns[-1].messages[-1].quick_replies] == list(form.SLOTS["category"].choices)
+    turn = await dialog.turn(key, Inbound(text="3"))  # numbered choices work
+    assert turn.messages[-1].expects == "url"
+
+
+async def test_expired_conversation_starts_over_politely(services, redis, key):
+    dialog = Dialog(services, ConversationStore(redis, idle_ttl_s=1))
+    await walk(dialog, key, ["report", "csam"])
+    await asyncio.sleep(1.2)
+    turn = await dialog.turn(key, Inbound(text="https://example.com/late"))
+    assert turn.messages[0].text == i18n.text("en", "expired")
+    assert last_question(turn) == i18n.text("en", "ask_path")
+    fresh = await dialog.turn(ConversationKey("terminal", "never-seen"), Inbound(text="hello"))
+    assert i18n.text("en", "expired") not in [m.text for m in fresh.messages]
+
+
+async def test_commands_work_in_every_state(dialog, key, redis):
+    await walk(dialog, key, ["report", "csam"])
+    turn = await dialog.turn(key, Inbound(text="help"))
+    assert turn.messages[0].text == i18n.text("en", "help_text") and turn.messages[-1].expects == "url"
+    turn = await dialog.turn(key, Inbound(text="Restart"))
+    assert last_question(turn) == i18n.text("en", "ask_path")
+    turn = await dialog.turn(key, Inbound(text="language"))
+    assert [q.payload for q in turn.messages[-1].quick_replies] == [f"lang:{loc}" for loc in i18n.LOCALES]
+    turn = await dialog.turn(key, Inbound(payload="lang:de"))
+    assert turn.locale == "de" and last_question(turn) == i18n.text("de", "ask_path")
+    turn = await dialog.turn(key, Inbound(text="stopp"))
+    assert turn.status == "closed"
+    assert [k async for k in redis.scan_iter("fd:{c:*")] == []  # forgotten, not even a marker
+
+
+async def test_language_comes_from_the_channel_hint(dialog, key):
+    turn = await dialog.start(key, locale_hint="fr-CH,fr;q=0.9,en;q=0.5")
+    assert turn.locale == "fr" and last_question(turn) == i18n.text("fr", "ask_path")
+    turn = await dialog.turn(key, Inbound(payload="report"))
+    assert last_question(turn) == i18n.text("fr", "ask_category")
+
+
+async def test_country_from_the_channel_is_not_asked(dialog, key, services):
+    await walk(dialog, key, ["report", "csam", "https://example.com/c", "website", "skip", "no", "teen", "skip", "send"],
+               country_hint="NL")
+    case = await services.queue.get(await services.queue.claim("a"))
+    assert case["reports"][0]["reporter_country"] == "NL" and case["reports"][0]["reporter_role"] == "child"
+
+
+async def test_danger_words_bring_the_emergency_number_first_and_carry_on(dialog, key):
+    await walk(dialog, key, ["report", "csam", "https://example.com/d", "website"], country_hint="GB")
+    turn = await dialog.turn(key, Inbound(text="He is abusing her right now in the next room"))
+    lines = load_catalog().lines_for("GB")
+    assert lines.emergency in turn.messages[0].text
+    assert turn.messages[-1].text == i18n.text("en", "ask_danger")  # the description was taken, the dialog goes on
+    turn = await dialog.turn(key, Inbound(text="I want to kill myself"))
+    assert any(lines.emergency in m.text for m in turn.messages)
+    assert turn.messages[-1].text == i18n.text("en", "ask_danger")  # not a yes/no: asked again, after the help
+
+
+async def test_help_path_offers_resources_and_a_report(dialog, key):
+    turns = await walk(dialog, key, ["get_help", "teen", "sextortion", "Canada"])
+    final = turns[-1]
+    cards = [r for m in final.messages for r in m.resources]
+    assert 1 <= len(cards) <= 3
+    assert "report" in [q.payload for q in final.messages[-1].quick_replies]
+
+
+async def test_worried_about_self_gets_prevention_help(dialog, key):
+    turns = await walk(dialog, key, ["self", "skip"])
+    texts = [m.text for m in turns[-1].messages]
+    assert i18n.text("en", "self_intro") in texts
+    assert any(m.resources for m in turns[-1].messages)
+
+
+async def test_receipt_code_check(dialog, key):
+    turns = await walk(dialog, key, MAIN_PATH)
+    receipt = turns[-1].receipt
+    turn = await dialog.turn(key, Inbound(payload="receipt"))
+    assert last_question(turn) == i18n.text("en", "ask_receipt_code")
+    turn = await dialog.turn(key, Inbound(text="ZZZZZ-ZZZZZ"))
+    assert turn.messages[0].text == i18n.text("en", "receipt_unknown")
+    turn = await dialog.turn(key, Inbound(text=receipt.lower().replace("-", " ")))
+    assert turn.messages[0].text == i18n.text("en", "receipt_status.received")
+
+
+async def test_changing_an_answer_from_the_summary(dialog, key, services):
+    turns = await walk(dialog, key, MAIN_PATH[:-1] + ["change", ("payload", "category"), "trafficking"])
+    assert "trafficking" in turns[-1].messages[-2].text.lower() or i18n.text("en", "category.trafficking") in turns[-1].messages[-2].text
+    assert last_question(turns[-1]) == i18n.text("en", "ask_confirm")
+    turn = await dialog.turn(key, Inbound(payload="send"))
+    assert turn.status == "submitted"
+    case = await services.queue.get(await services.queue.claim("a"))
+    assert case["reports"][0]["category"] == "trafficking"
+
+
+async def test_cancel_sends_nothing_and_forgets(dialog, key, services, redis):
+    turns = await walk(dialog, key, MAIN_PATH[:-1] + ["cancel"])
+    assert turns[-1].status == "closed"
+    assert await services.queue.claim("a") is None
+    assert [k async for k in redis.scan_iter("fd:{c:*")] == []
+
+
+async def test_privacy_canaries_never_reach_redis_in_clear(dialog, services, redis):
+    sender = "canary-sender-4417"
+    key = ConversationKey("telegram", sender)
+    phone, email = "+44 20 7946 0321", "canary.reporter@example.com"
+    contact = "reach-me@example.org"
+    await walk(dialog, key, ["report", "csam", "https://example.com/p", "website",
+                             f"Please call me on {phone} or write to {email}", "no", "parent_carer", "United Kingdom", "today",
+                             ("payload", "send_contact")])
+    # Mid-conversation: the state holds the description redacted and the contact not yet given.
+    turn = await dialog.turn(key, Inbound(text=contact))
+    assert turn.status == "submitted"
+    everything = []
+    async for k in redis.scan_iter("*"):
+        everything.append(k)
+        kind = await redis.type(k)
+        if kind == "string":
+            everything.append(await redis.get(k))
+        elif kind == "hash":
+            everything += [f"{a}={b}" for a, b in (await redis.hgetall(k)).items()]
+        elif kind == "list":
+            everything += await redis.lrange(k, 0, -1)
+        elif kind == "set":
+            everything += list(await redis.smembers(k))
+        elif kind == "zset":
+            everything += [m for m, _ in await redis.zrange(k, 0, -1, withscores=True)]
+        elif kind == "stream":
+            everything += [json.dumps(e) for e in await redis.xrange(k)]
+    blob = "\n".join(everything)
+    for canary in (sender, "7946 0321", "79460321", email, contact, "canary.reporter"):
+        assert canary not in blob, canary
+    case = await services.queue.get(await services.queue.claim("a"))
+    assert "[phone removed]" in case["reports"][0]["description"] and "[email removed]" in case["reports"][0]["description"]
+    assert services.keyring.decrypt(case["reports"][0]["contact"]["ciphertext"]) == contact
+
+
+async def test_a_turn_costs_at_most_two_redis_round_trips(dialog, key, monkeypatch):
+    from redis.asyncio.connection import AbstractConnection
+
+    await walk(dialog, key, ["report", "csam"])
+    sent = 0
+    original = AbstractConnection.send_packed_command
+
+    async def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        nonlocal sent
+        sent += 1
+        return await original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    for answer in ("https://example.com/rt", "website", "skip", "no", "help", "language", "lang:en"):
+        sent = 0
+        await dialog.turn(key, Inbound(text=answer))
+        assert sent <= 2, (answer, sent)
+
+
+async def test_a_corrupt_state_starts_over(dialog, key, redis, keyring):
+    await walk(dialog, key, ["report"])
+    pseudonym = keyring.pseudonym(key.channel, key.sender)
+    await redis.set(keys.conversation(pseudonym), "{not json")
+    turn = await dialog.turn(key, Inbound(text="csam"))
+    well_formed(turn)
+    assert last_question(turn) == i18n.text("en", "ask_path")
+
+
+def test_good_answers_cover_every_slot() -> None:
+    assert set(GOOD) == set(form.SLOTS)

@@ -28,6 +28,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/frontdoor serve $(ARGS)
 
 test: $(VENV)/.installed-test
+	$(BIN)/frontdoor content check
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -147,12 +147,13 @@ def _actions(settings: Settings, port: int) -> None:
     from rasa_sdk.executor import ActionExecutor
 
     from .dialog.actions import registered
-    from .dialog.services import DialogServices
 
     if settings.redis_url is None:
         raise ConfigError("FRONTDOOR_REDIS_URL must be set for `frontdoor actions` (the actions submit to the queue)")
     executor = ActionExecutor()
-    for action in registered(DialogServices.build(settings, settings.redis_url)):
+    # Registered without services: Sanic pickles the executor into its worker, and a live Redis
+    # client cannot be pickled. Each action builds its services from the environment on first use.
+    for action in registered():
         executor.register_action(action)
     endpoint.run(executor, port=port)
 

@@ -52,6 +52,15 @@ class Forbidden(FrontdoorError):
     status = 403
 
 
+class RateLimited(FrontdoorError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(FrontdoorError):
     code = "unavailable"
     status = 503

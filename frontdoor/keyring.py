@@ -65,6 +65,13 @@ class Keyring:
         digest = hmac.new(self._pseudonym_key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
         return base64.b32encode(digest[:20]).decode().rstrip("=").lower()
 
+    def daily_pseudonym(self, purpose: str, value: str, day: str) -> str:
+        """A pseudonym under a key that changes every day: yesterday's values cannot be linked to
+        today's, so a rate-limit key says nothing about a client beyond one day."""
+        day_key = hmac.new(self._pseudonym_key, f"{purpose}\x1f{day}".encode(), hashlib.sha256).digest()
+        digest = hmac.new(day_key, value.encode(), hashlib.sha256).digest()
+        return base64.b32encode(digest[:15]).decode().lower()
+
     def token_digest(self, token: str) -> str:
         """Analyst tokens are 256-bit random, so a keyed SHA-256 is the right hash: a slow
         password hash (argon2) would only add latency to every analyst request."""

@@ -37,6 +37,15 @@ class Settings:
     hotline_name: str = "Hotline"
     # A conversation nobody answered for this long is forgotten.
     conversation_idle_s: int = 2 * 3600
+    # Web pages that may embed the chat widget (CORS), e.g. https://www.hotline.example.
+    web_origins: tuple[str, ...] = ()
+    # Who may frame our own pages (CSP frame-ancestors): 'none' unless a hotline needs it.
+    frame_ancestors: str = "'none'"
+    # Per client (a keyed, daily-rotating hash of its address) and minute.
+    rate_conversations_per_min: int = 10
+    rate_messages_per_min: int = 60
+    # Behind a reverse proxy the client address is the first X-Forwarded-For entry.
+    trust_forwarded_for: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +66,16 @@ class Settings:
             if not low <= value <= high:
                 raise ConfigError(f"{_PREFIX}{name} must be between {low} and {high}, got {value}")
             return value
+
+        def boolean(name: str, default: bool) -> bool:
+            raw = get(name)
+            if raw is None:
+                return default
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{_PREFIX}{name} must be true or false, got {raw!r}")
 
         redis_url = get("REDIS_URL")
         if redis_url is not None and redis_client.is_cluster_url(redis_url):
@@ -97,4 +116,28 @@ class Settings:
             log_level=level,
             hotline_name=(get("HOTLINE_NAME") or "Hotline")[:80],
             conversation_idle_s=integer("CONVERSATION_IDLE_MINUTES", 120, 5, 24 * 60) * 60,
+            web_origins=_origins(get("WEB_ORIGINS")),
+            frame_ancestors=_frame_ancestors(get("FRAME_ANCESTORS")),
+            rate_conversations_per_min=integer("RATE_CONVERSATIONS_PER_MINUTE", 10, 1, 100_000),
+            rate_messages_per_min=integer("RATE_MESSAGES_PER_MINUTE", 60, 1, 100_000),
+            trust_forwarded_for=boolean("TRUST_FORWARDED_FOR", False),
         )
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+            raise ConfigError(f"{_PREFIX}WEB_ORIGINS: {origin!r} is not an origin such as https://www.hotline.example")
+    return origins
+
+
+def _frame_ancestors(raw: str | None) -> str:
+    if raw is None:
+        return "'none'"
+    for source in raw.split():
+        if not re.fullmatch(r"'none'|'self'|https?://[A-Za-z0-9.*-]+(:[0-9]{1,5})?", source):
+            raise ConfigError(f"{_PREFIX}FRAME_ANCESTORS: {source!r} is not 'none', 'self' or an origin")
+    return raw

@@ -313,3 +313,64 @@ def test_good_answers_reach_a_submission_from_every_state(harness: Harness, stat
         await drive_to_submit(harness, key)
 
     harness.run(check())
+
+
+# -- the question shown is the question answered ------------------------------------------------------
+
+
+async def shown_question_is_awaited(h: Harness, key: ConversationKey, turn: Turn) -> None:
+    """The last message of an open turn asks exactly what the engine will take the next answer as."""
+    if turn.status == "closed":
+        return
+    asked, last, locale = await h.asked(key), turn.messages[-1], turn.locale
+    if asked == "language":
+        assert last.text == i18n.text(locale, "ask_language"), f"waits for a language, shows {last.text!r}"
+    elif asked == "path":
+        assert last.text in {i18n.text(locale, k) for k in ("ask_path", "after_submit", "after_help")}, last.text
+    else:
+        assert asked is not None
+        assert last.text.startswith(i18n.text(locale, form.SLOTS[asked].ask_key)), f"waits for {asked}, shows {last.text!r}"
+
+
+def test_after_help_during_the_language_choice_the_question_shown_is_answered(harness: Harness) -> None:
+    # Regression: "help" while the engine awaits a language (after "language", or after a "lang:" it could not
+    # read) shows the help text and then the form's next question (Dialog._step: the help branch calls
+    # _ask_next, which ignores state["awaiting"]), but state["awaiting"] stays "language": the reporter's
+    # answer to the question shown goes to Dialog._language, is no language, and they are asked for a
+    # language again. Here the category question is shown after help, "csam" is answered, and the reply
+    # is "Which language would you like?" instead of the link question.
+    async def check() -> None:
+        key = new_key()
+        turns = await walk(harness.dialog, key, ["report", "language", "help"])
+        assert turns[-1].messages[-1].text == i18n.text("en", "ask_category")
+        turn = await harness.dialog.turn(key, Inbound(text="csam"))
+        assert turn.messages[-1].text.startswith(i18n.text("en", "ask_urls")), turn.messages[-1].text
+
+    harness.run(check())
+
+
+def test_the_question_shown_is_always_the_one_awaited(harness: Harness) -> None:
+    # Regression: this property found the defect above (minimal example: "lang:" then "/help" in any state).
+    snapshots: dict[str, dict[str, Any]] = {}
+
+    # Commands and language choices weigh more here: they are what moves the engine outside the form.
+    steering = st.one_of(st.sampled_from(["language", "lang:", "lang:xx", "help", "/help", "restart", "lang:de"]),
+                         st.sampled_from(COMMAND_WORDS)).map(lambda t: Inbound(text=t))
+
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(state=st.sampled_from(sorted(STATES)), inbounds=st.lists(st.one_of(INBOUNDS, steering), min_size=1, max_size=5))
+    def prop(state: str, inbounds: list[Inbound]) -> None:
+        async def example() -> None:
+            if state not in snapshots:
+                snapshots[state] = (await reach(harness, state))[1]
+            key = await clone(harness, snapshots[state])
+            closed = False
+            for inbound in inbounds:
+                turn = await check_turn(harness, key, inbound, was_closed=closed)
+                closed = turn.status == "closed"
+                await shown_question_is_awaited(harness, key, turn)
+
+        harness.run(example())
+
+    prop()

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..errors import InvalidInput
 from ..queue import stats
-from . import app as app_module
+from .services import services
 from .auth import current, requires
 from .errors import read_json, read_object
 
@@ -20,7 +20,7 @@ BOTH = ("analyst", "supervisor")
 
 
 async def _case(request: web.Request, case_id: str) -> dict[str, Any]:
-    svc = app_module.services(request)
+    svc = services(request)
     case = await svc.queue.get(case_id)
     for report in case.get("reports", []):
         if report.get("contact"):
@@ -31,7 +31,7 @@ async def _case(request: web.Request, case_id: str) -> dict[str, Any]:
 
 @requires(*BOTH)
 async def claim(request: web.Request) -> web.StreamResponse:
-    case_id = await app_module.services(request).queue.claim(current(request).name)
+    case_id = await services(request).queue.claim(current(request).name)
     if case_id is None:
         return web.Response(status=204)
     return web.json_response(await _case(request, case_id))
@@ -46,7 +46,7 @@ async def get_case(request: web.Request) -> web.Response:
 async def assessment(request: web.Request) -> web.Response:
     body = read_object(await read_json(request))
     case_id = request.match_info["case_id"]
-    await app_module.services(request).queue.assess_document(case_id, current(request).name, body)
+    await services(request).queue.assess_document(case_id, current(request).name, body)
     return web.json_response(await _case(request, case_id))
 
 
@@ -58,21 +58,21 @@ async def actions(request: web.Request) -> web.Response:
     if not isinstance(body["actions"], list):
         raise InvalidInput("actions: must be a list of actions", code="invalid_type")
     case_id = request.match_info["case_id"]
-    await app_module.services(request).queue.record_actions(case_id, current(request).name, body["actions"])
+    await services(request).queue.record_actions(case_id, current(request).name, body["actions"])
     return web.json_response(await _case(request, case_id))
 
 
 @requires(*BOTH)
 async def release(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
-    await app_module.services(request).queue.release(case_id, current(request).name)
+    await services(request).queue.release(case_id, current(request).name)
     return web.json_response(await _case(request, case_id))
 
 
 @requires(*BOTH)
 async def renew(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
-    await app_module.services(request).queue.renew(case_id, current(request).name)
+    await services(request).queue.renew(case_id, current(request).name)
     return web.json_response(await _case(request, case_id))
 
 
@@ -82,7 +82,7 @@ async def reassign(request: web.Request) -> web.Response:
     target = body.get("analyst")
     if not isinstance(target, str) or set(body) != {"analyst"}:
         raise InvalidInput("Send {\"analyst\": \"<name>\"}.", code="invalid_field")
-    svc = app_module.services(request)
+    svc = services(request)
     if await svc.analysts.get(target) is None:
         raise InvalidInput(f"analyst: no analyst named {target!r}", code="analyst_not_found")
     case_id = request.match_info["case_id"]
@@ -95,7 +95,7 @@ async def find(request: web.Request) -> web.Response:
     url = request.query.get("url")
     if not url:
         raise InvalidInput("Give the URL to look for as ?url=...", code="missing_field")
-    cases = await app_module.services(request).queue.find_by_url(url)
+    cases = await services(request).queue.find_by_url(url)
     return web.json_response({"cases": cases})
 
 
@@ -114,7 +114,7 @@ async def get_stats(request: web.Request) -> web.Response:
     since_default, until_default = stats.default_range(datetime.now(timezone.utc).date())
     since, until = _day(request, "since", since_default), _day(request, "until", until_default)
     try:
-        figures = await stats.collect(app_module.services(request).queue, since, until)
+        figures = await stats.collect(services(request).queue, since, until)
     except ValueError as exc:
         raise InvalidInput(str(exc), code="invalid_field") from None
     return web.json_response(figures)
@@ -126,7 +126,7 @@ async def add_analyst(request: web.Request) -> web.Response:
     if set(body) - {"name", "role"} or not isinstance(body.get("name"), str):
         raise InvalidInput("Send {\"name\": \"...\", \"role\": \"analyst\" | \"supervisor\"}.", code="invalid_field")
     role = body.get("role", "analyst")
-    token = await app_module.services(request).analysts.add(body["name"], str(role))
+    token = await services(request).analysts.add(body["name"], str(role))
     return web.json_response({"name": body["name"], "role": role, "token": token}, status=201)
 
 

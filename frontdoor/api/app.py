@@ -10,53 +10,30 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from ..analysts import Analysts
-from ..keyring import Keyring, load_secret
-from ..queue import TriageQueue
+from ..channels import web as web_channel
+from ..channels import web_form
 from ..queue.retention import purge_expired
-from ..redis_client import UNAVAILABLE, Client, connect
+from ..redis_client import UNAVAILABLE
 from ..settings import Settings
 from . import analyst, public
 from .auth import ANALYSTS_KEY
 from .errors import error_middleware
+from .security import security_middleware
+from .services import SERVICES, Services, build_services, services  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
 
 
-@dataclass(frozen=True)
-class Services:
-    settings: Settings
-    redis: Client  # one node or a Redis Cluster: see redis_client.connect
-    keyring: Keyring
-    queue: TriageQueue
-    analysts: Analysts
-
-
-SERVICES = web.AppKey("services", Services)
-
-
-def services(request: web.Request) -> Services:
-    return request.app[SERVICES]
-
-
-def build_services(settings: Settings, redis_url: str) -> Services:
-    redis = connect(redis_url)
-    keyring = Keyring(load_secret(settings))
-    queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
-                        retention_ms=settings.retention_days * 86_400_000)
-    return Services(settings, redis, keyring, queue, Analysts(redis, keyring))
-
-
 def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[security_middleware(settings), error_middleware],
+                          client_max_size=settings.max_body_bytes)
     svc = build_services(settings, redis_url)
     app[SERVICES] = svc
     app[ANALYSTS_KEY] = svc.analysts
@@ -78,6 +55,8 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True)
     app.cleanup_ctx.append(lifecycle)
     public.add_routes(app)
     analyst.add_routes(app)
+    web_channel.add_routes(app)
+    web_form.add_routes(app)
     return app
 
 

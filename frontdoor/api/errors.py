@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from ..errors import FrontdoorError, InvalidInput
+from ..errors import FrontdoorError, InvalidInput, RateLimited
 from ..redis_client import UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except FrontdoorError as exc:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after_s)
         return json_error(exc.status, exc.code, exc.message, **headers)
     except web.HTTPRequestEntityTooLarge as exc:
         return json_error(413, "too_large", f"The request body is too large ({exc.text}).")

@@ -21,9 +21,13 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _text(content_type: str, description: str = "The page") -> dict[str, Any]:
+    return {"description": description, "content": {content_type: {"schema": {"type": "string"}}}}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Invalid input", 401: "No or invalid token", 403: "Wrong role", 404: "Unknown id", 409: "Not allowed in the case's state",
-            413: "Body too large", 415: "Not JSON", 503: "Redis unavailable"}
+            413: "Body too large", 415: "Not JSON", 429: "Too many requests (see Retry-After)", 503: "Redis unavailable"}
     return {str(c): _json(ERROR, text[c]) for c in codes}
 
 
@@ -54,6 +58,32 @@ PATHS: dict[str, dict[str, Any]] = {
     "/healthz": {"get": {"summary": "The process is up", "responses": {"200": _json({"type": "object"}, "Up")}}},
     "/readyz": {"get": {"summary": "Redis is reachable", "responses": {"200": _json({"type": "object"}, "Ready"), **_errors(503)}}},
     "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+    "/api/v1/conversations": {"post": {
+        "summary": "Start a dialog conversation (the chat widget); the token is its only key",
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "properties": {"locale": {"type": "string", "maxLength": 35}}}}}},
+        "responses": {"201": _json({"$ref": "#/components/schemas/ConversationStarted"}, "Started"), **_errors(400, 413, 415, 429, 503)}}},
+    "/api/v1/conversations/{token}/messages": {"post": {
+        "summary": "Send the reporter's text, or the payload of a quick reply, and get the dialog's answer",
+        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+            "properties": {"text": {"type": "string", "maxLength": 10000}, "payload": {"type": "string", "maxLength": 10000}}}}}},
+        "responses": {"200": _json({"$ref": "#/components/schemas/ConversationTurn"}, "The dialog's answer"),
+                      **_errors(400, 404, 413, 415, 429, 503)}}},
+    "/": {"get": {"summary": "A sample hotline page with the chat widget", "responses": {"200": _text("text/html")}}},
+    "/widget.js": {"get": {"summary": "The chat widget (embed with one script tag)", "responses": {"200": _text("text/javascript")}}},
+    "/widget.css": {"get": {"summary": "The chat widget's styles", "responses": {"200": _text("text/css")}}},
+    "/demo.css": {"get": {"summary": "The sample page's styles", "responses": {"200": _text("text/css")}}},
+    "/form.css": {"get": {"summary": "The report form's styles", "responses": {"200": _text("text/css")}}},
+    "/report": {
+        "get": {"summary": "The report form for browsers without JavaScript", "parameters": [
+            {"name": "lang", "in": "query", "required": False, "schema": {"enum": ["en", "de", "fr"]}}],
+            "responses": {"200": _text("text/html")}},
+        "post": {"summary": "Submit the report form", "requestBody": {"required": True, "content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+            "responses": {"200": _text("text/html", "The receipt page"), "400": _text("text/html", "The form with inline errors"),
+                          **_errors(413, 429, 503)}}},
     "/api/v1/analyst/claim": {"post": _analyst(
         "Claim the next case (urgent lane first, then oldest) under a lease",
         {"200": _json(CASE, "The case, now yours"), "204": {"description": "The queue is empty"}})},
@@ -132,6 +162,20 @@ def document(app: web.Application | None = None) -> dict[str, Any]:
                 "Error": {"type": "object", "required": ["error", "message"],
                           "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
                 **_bundle(),
+                "Message": {"type": "object", "required": ["text", "quick_replies", "expects", "resources"], "properties": {
+                    "text": {"type": "string"},
+                    "quick_replies": {"type": "array", "items": {"type": "object", "required": ["title", "payload"], "properties": {
+                        "title": {"type": "string"}, "payload": {"type": "string"}}}},
+                    "expects": {"enum": ["choice", "url", "text", "yes_no", "country", "none"]},
+                    "resources": {"type": "array", "items": {"type": "object", "properties": {
+                        "title": {"type": "string"}, "body": {"type": "string"}, "url": {"type": ["string", "null"]},
+                        "phone_display": {"type": ["string", "null"]}, "phone_uri": {"type": ["string", "null"]}}}}}},
+                "ConversationTurn": {"type": "object", "required": ["messages", "state", "receipt", "locale"], "properties": {
+                    "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+                    "state": {"enum": ["open", "submitted", "closed"]}, "receipt": {"type": ["string", "null"]},
+                    "locale": {"type": "string"}}},
+                "ConversationStarted": {"allOf": [{"$ref": "#/components/schemas/ConversationTurn"}, {
+                    "type": "object", "required": ["conversation"], "properties": {"conversation": {"type": "string"}}}]},
                 "Case": {"type": "object", "required": ["id", "status", "lane", "report_count"],
                          "description": "A normalized URL (or a URL-less report) under triage; `url_defanged` is for display."},
             },

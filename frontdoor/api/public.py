@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..errors import NotFound
 from ..report import build_report
-from . import app as app_module
+from .services import services
 from .errors import json_error, read_json
 from .openapi import document
 
@@ -15,7 +15,7 @@ NEXT_STEPS = ("Thank you. Your report is anonymous. Keep your receipt code: with
 
 
 async def submit_report(request: web.Request) -> web.Response:
-    svc = app_module.services(request)
+    svc = services(request)
     body = await read_json(request)
     report = build_report(body, channel="api", keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
                           default_region=svc.settings.hotline_country)
@@ -25,7 +25,7 @@ async def submit_report(request: web.Request) -> web.Response:
 
 
 async def receipt(request: web.Request) -> web.Response:
-    status = await app_module.services(request).queue.receipt_status(request.match_info["code"])
+    status = await services(request).queue.receipt_status(request.match_info["code"])
     if status is None:
         raise NotFound("We have no report with this receipt code. Check the code and try again.", code="receipt_not_found")
     return web.json_response({"status": status})
@@ -37,7 +37,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     try:
-        await app_module.services(request).redis.ping()
+        await services(request).redis.ping()
     except Exception:  # any failure to reach Redis means not ready; the reason is in the Redis client log
         return json_error(503, "unavailable", "Redis is not reachable.")
     return web.json_response({"status": "ready"})

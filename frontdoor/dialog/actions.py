@@ -8,7 +8,7 @@ to the dispatcher, and the caller decides how they reach the reporter.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -16,10 +16,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from .. import ids, redaction, urls
-from ..report import build_report
+from ..report import CHANNELS, build_report
 from . import form, i18n
 from .countries import country_name, parse_country
 from .services import DialogServices
+
+if TYPE_CHECKING:
+    from ..prevention_content import Catalog, Resource
 
 # The reporter's role in the dialog, as the report schema records it.
 REPORTER_ROLE = {"child": "child", "teen": "child", "parent_carer": "parent_carer", "other_adult": "other_adult",
@@ -94,7 +97,13 @@ class ValidateReportForm(_Base, FormValidationAction):
         return self._choice("path", value, dispatcher, tracker)
 
     def validate_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
-        return self._choice("category", value, dispatcher, tracker)
+        chosen = self._choice("category", value, dispatcher, tracker)
+        tries = int(tracker.get_slot("url_tries") or 0)
+        if (tracker.get_slot("urls") == [] and chosen["category"] not in (None, *form.NO_LINK_CATEGORIES)
+                and tries < form.URL_TRIES_BEFORE_NO_LINK):
+            # Changed (from the summary) to a category that needs a link: ask for it again.
+            chosen.update(urls=None, platform=None, account=None)
+        return chosen
 
     def validate_where_seen(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         return self._choice("where_seen", value, dispatcher, tracker)
@@ -241,7 +250,8 @@ class ActionSubmitReport(_Base, Action):
         if slots.get("contact"):
             fields["contact"] = svc.keyring.decrypt(slots["contact"])
             fields["contact_consent"] = True
-        channel = slots.get("channel") or "terminal"
+        # A Rasa assistant may not set the channel slot, or set its own names ("rest"): those are "api".
+        channel = slots.get("channel") if slots.get("channel") in CHANNELS else "api"
         report = build_report(fields, channel=channel, keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
                               default_region=svc.default_region)
         submitted = await svc.queue.submit(report)
@@ -257,21 +267,28 @@ class ActionOfferResources(_Base, Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         slots, locale = tracker.slots, locale_of(tracker)
         path = slots.get("path")
-        topic: str | None
         if path == "self":
-            audience, topic = "worried_about_self", "perpetrator_prevention"
             say(dispatcher, i18n.text(locale, "self_intro"))
-        else:
-            audience = AUDIENCE.get(slots.get("role") or "", "bystander")
-            topic = slots.get("topic") if path == "get_help" else TOPIC_OF_CATEGORY.get(slots.get("category") or "", None)
-        chosen = self.services.catalog.select(audience=audience, topic=topic, country=slots.get("country") or None,
-                                              locale=locale, limit=3)
+        chosen = resources_for(self.services.catalog, path=path, role=slots.get("role"), category=slots.get("category"),
+                               topic=slots.get("topic"), country=slots.get("country") or None, locale=locale)
         if chosen:
             cards = [{"title": r.title, "body": r.body, "url": r.url, "phone_display": r.phone_display,
                       "phone_uri": r.phone_uri} for r in chosen]
             intro = "resources_intro" if path == "report" else "help_done_intro"
             say(dispatcher, i18n.text(locale, intro), resources=cards)
         return []
+
+
+def resources_for(catalog: Catalog, *, path: str | None, role: str | None, category: str | None, topic: str | None,
+                  country: str | None, locale: str) -> list[Resource]:
+    """At most three resources for who this reporter is and what happened (dialog and web form alike)."""
+    chosen_topic: str | None
+    if path == "self":
+        audience, chosen_topic = "worried_about_self", "perpetrator_prevention"
+    else:
+        audience = AUDIENCE.get(role or "", "bystander")
+        chosen_topic = topic if path == "get_help" else TOPIC_OF_CATEGORY.get(category or "")
+    return catalog.select(audience=audience, topic=chosen_topic, country=country, locale=locale, limit=3)
 
 
 def registered(services: DialogServices | None = None) -> list[Action]:

@@ -36,8 +36,6 @@ def domain() -> dict[str, Any]:
 
     responses: dict[str, list[dict[str, Any]]] = {}
     for spec in form.SLOTS.values():
-        if spec.name == "change_field":
-            continue
         variations = []
         for locale in (*(loc for loc in i18n.LOCALES if loc != i18n.DEFAULT), i18n.DEFAULT):
             messages = form.ask(spec.name, {}, locale)

@@ -17,6 +17,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from ..errors import NotFound
 from ..keyring import Keyring
 from . import form, i18n
 from .actions import ActionOfferResources, ActionSubmitReport, ValidateReportForm
@@ -34,6 +35,10 @@ COMMANDS = {
     "stop": {"/stop", "stop", "stopp", "arrêter", "arreter", "done"},
     "language": {"/language", "language", "sprache", "langue"},
 }
+
+
+class ConversationNotFound(NotFound):
+    code = "conversation_not_found"
 
 
 class Dialog:
@@ -58,9 +63,14 @@ class Dialog:
         return Turn(messages, locale=state["slots"]["language"])
 
     async def turn(self, key: ConversationKey, inbound: Inbound, *, locale_hint: str | None = None,
-                   country_hint: str | None = None) -> Turn:
+                   country_hint: str | None = None, start_if_missing: bool = True) -> Turn:
+        """One reporter turn. Messaging apps have no "start": a message from someone without a
+        conversation starts one. The web channel starts explicitly, so for it (start_if_missing
+        False) a missing conversation is an error the widget answers by starting over."""
         pseudonym = self.keyring.pseudonym(key.channel, key.sender)
         loaded = await self.store.load(pseudonym)
+        if loaded.state is None and not start_if_missing:
+            raise ConversationNotFound("This conversation has ended or expired. Please start a new one.")
         if loaded.state is None:
             state = self._new_state(key.channel, i18n.choose_locale(locale_hint), country_hint)
             greeting = [Message(self._t(state, "expired"))] if loaded.seen_before else []
@@ -69,7 +79,8 @@ class Dialog:
             return Turn(greeting, locale=state["slots"]["language"])
 
         state = loaded.state
-        value = inbound.value.strip()[:MAX_INBOUND_CHARS]
+        # Lone surrogates (valid in JSON, not in UTF-8) would fail when the state is saved.
+        value = inbound.value.strip()[:MAX_INBOUND_CHARS].encode("utf-8", "replace").decode("utf-8")
         command = self._command(value)
         if command == "stop":
             locale = state["slots"]["language"]
@@ -94,10 +105,13 @@ class Dialog:
             state.clear()
             state.update(self._new_state(slots.get("channel") or "terminal", slots["language"], slots.get("country") or None))
             return Turn([Message(self._t(state, "restarted"))] + self._ask_next(state), locale=state["slots"]["language"])
+        if command == "language" or value.startswith("lang:"):
+            return self._language(state, value, messages)
+        if state.pop("awaiting", None) == "language" and i18n.parse_language_choice(value):
+            return self._language(state, value, messages)
+        # Anything else ends a wait for a language and is taken as usual: nobody gets stuck there.
         if command == "help":
             return Turn(messages + [Message(self._t(state, "help_text"))] + self._ask_next(state), locale=slots["language"])
-        if command == "language" or state.get("awaiting") == "language" or value.startswith("lang:"):
-            return self._language(state, value, messages)
 
         requested = form.next_slot(slots)
         if requested is None:  # a finished conversation: start the next request

@@ -39,7 +39,7 @@ def choose_locale(hint: str | None) -> str:
     for i, part in enumerate(hint.split(",")):
         tag, _, params = part.strip().partition(";")
         q = 1.0
-        match = re.search(r"q\s*=\s*([0-9.]+)", params)
+        match = re.search(r"q\s*=\s*([0-9.]+)", params, re.IGNORECASE)
         if match:
             try:
                 q = float(match.group(1))

@@ -108,6 +108,11 @@ def analyst_token(digest: str) -> str:
 ANALYSTS = f"{AUTH_TAG}analysts"
 
 
+def rate(client: str, kind: str, minute: int) -> str:
+    """A client's request count in one minute; `client` is a daily-rotating pseudonym of its address."""
+    return f"{PREFIX}:{{rl:{client}}}:{kind}:{minute}"
+
+
 # Dialog conversations, keyed by a pseudonym (an HMAC of channel and sender id), never the id.
 # Both keys of a conversation share one tag so a turn reads them with one MGET, in one slot.
 def conversation(pseudonym: str) -> str:

@@ -32,7 +32,8 @@ from frontdoor.redis_server import RedisServer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "action-server-test-secret-" + "z" * 14  # 40 characters
-ACTIONS = {"validate_report_form", "action_submit_report", "action_offer_resources"}
+ACTIONS = {"validate_report_form", "action_submit_report", "action_offer_resources",
+           "action_ask_urls", "action_ask_confirm", "action_ask_change_field"}
 RASA_VERSION = ".".join(rasa_sdk.__version__.split(".")[:2]) + ".0"  # a Rasa 3.x of the same minor: no warning
 STARTUP_S = 30.0
 
@@ -192,12 +193,12 @@ FULL_REPORT = {
 # -- the command itself ---------------------------------------------------------------------------------
 
 
-def test_health_and_exactly_the_three_actions(server: ActionServer) -> None:
+def test_health_and_exactly_our_actions(server: ActionServer) -> None:
     assert http("GET", f"{server.base}/health") == (200, {"status": "ok"})
     status, body = http("GET", f"{server.base}/actions")
     assert status == 200
     names = [a["name"] for a in body]
-    assert len(names) == 3 and set(names) == ACTIONS
+    assert len(names) == len(ACTIONS) and set(names) == ACTIONS
 
 
 # -- the webhook --------------------------------------------------------------------------------------------
@@ -349,3 +350,21 @@ def test_every_slot_the_form_can_request_has_an_ask_response() -> None:
     missing = sorted(s for s in requestable if f"utter_ask_{s}" not in responses and f"action_ask_{s}" not in
                      rasa_domain.domain()["actions"])
     assert missing == []
+
+
+def test_ask_confirm_shows_the_summary_as_rasa_would_ask_it(server: ActionServer) -> None:
+    status, result = call(server, "action_ask_confirm", {**FULL_REPORT, "confirm": None})
+    assert status == 200, result
+    said = [r["text"] for r in result["responses"]]
+    assert said[0].startswith("Here is what you told us") and "https://example.com/reported" in said[0]
+    assert said[-1] == "Shall we send this report?"
+    assert [b["payload"] for b in result["responses"][-1]["buttons"]] == ["send", "send_contact", "change", "cancel"]
+
+
+def test_actions_are_discoverable_by_rasa_sdk_itself() -> None:
+    """`python -m rasa_sdk --actions frontdoor.dialog.actions` instantiates every concrete Action without arguments."""
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("frontdoor.dialog.actions")
+    assert ACTIONS <= set(executor.actions)

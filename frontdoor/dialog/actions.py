@@ -8,6 +8,7 @@ to the dispatcher, and the caller decides how they reach the reporter.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -279,6 +280,37 @@ class ActionOfferResources(_Base, Action):
         return []
 
 
+class _AskSlot(_Base, Action, ABC):
+    """`action_ask_<slot>` for the questions that depend on earlier answers (the summary before
+    confirming, the "no link" choice, the answers one may change), so a Rasa assistant asks them
+    exactly as the built-in driver does: both call form.ask. Rasa prefers these to utter_ask_*."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str: ...
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        for message in form.ask(self.slot, tracker.slots, locale_of(tracker)):
+            buttons = [{"title": q.title, "payload": q.payload} for q in message.quick_replies]
+            dispatcher.utter_message(text=message.text, buttons=buttons, json_message={"expects": message.expects})
+        return []
+
+
+class ActionAskUrls(_AskSlot):
+    slot = "urls"
+
+
+class ActionAskConfirm(_AskSlot):
+    slot = "confirm"
+
+
+class ActionAskChangeField(_AskSlot):
+    slot = "change_field"
+
+
 def resources_for(catalog: Catalog, *, path: str | None, role: str | None, category: str | None, topic: str | None,
                   country: str | None, locale: str) -> list[Resource]:
     """At most three resources for who this reporter is and what happened (dialog and web form alike)."""
@@ -293,6 +325,7 @@ def resources_for(catalog: Catalog, *, path: str | None, role: str | None, categ
 
 def registered(services: DialogServices | None = None) -> list[Action]:
     """Every action this package serves: the explicit list, not discovery by subclass scanning."""
-    return [ValidateReportForm(services), ActionSubmitReport(services), ActionOfferResources(services)]
+    return [ValidateReportForm(services), ActionSubmitReport(services), ActionOfferResources(services),
+            ActionAskUrls(services), ActionAskConfirm(services), ActionAskChangeField(services)]
 
 

@@ -16,7 +16,8 @@ import yaml
 from . import form, i18n
 
 DOMAIN_FILE = Path(__file__).parent / "rasa" / "domain.yml"
-ACTIONS = ("validate_report_form", "action_submit_report", "action_offer_resources")
+ACTIONS = ("validate_report_form", "action_submit_report", "action_offer_resources",
+           "action_ask_urls", "action_ask_confirm", "action_ask_change_field")
 # Slots outside the form: set by the channel or by actions, never asked.
 _CUSTOM_SLOTS = {"language": "text", "channel": "text", "url_tries": "float", "receipt": "text"}
 

@@ -38,7 +38,7 @@ RUN groupadd --system --gid 10001 frontdoor \
 VOLUME /data
 USER frontdoor:frontdoor
 
-EXPOSE 8080
+EXPOSE 8080 2525
 
 # The slim image has no curl; Python's urllib is there. urlopen raises (exit 1) on a refused
 # connection or a non-2xx answer. The port is the one CMD listens on: change both together.

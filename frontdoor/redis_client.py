@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 from urllib.parse import unquote
 
 import redis.asyncio as aioredis
@@ -34,10 +34,27 @@ CLUSTER_FORM = "redis+cluster://[user:password@]host:port[,host:port...]"
 UNAVAILABLE: tuple[type[Exception], ...] = (aioredis.ConnectionError, aioredis.TimeoutError, ClusterDownError,
                                             MasterDownError, TryAgainError, OSError)
 
-# Defaults for every client: frontdoor's code reads str, never bytes; a hung Redis fails a request
-# in seconds instead of holding it; a pooled connection idle for a while is checked before use.
-DEFAULTS: dict[str, Any] = {"decode_responses": True, "socket_timeout": 5, "socket_connect_timeout": 2,
+# Defaults for every client: frontdoor's code reads str, never bytes; connecting gives up after 2 s;
+# a pooled connection idle for a while is checked before use. No per-command socket timeout: with
+# one, redis-py wraps every send in asyncio.wait_for (a new Task) and every read in asyncio.timeout,
+# about a fifth of a web turn's CPU. Whole operations are bounded instead: the HTTP app bounds each
+# request (api/errors.py, Settings.request_timeout_s), housekeeping each run (api/app.py); one-shot
+# tools, for which a Task per command costs nothing that matters, pass socket_timeout=COMMAND_TIMEOUT_S.
+DEFAULTS: dict[str, Any] = {"decode_responses": True, "socket_timeout": None, "socket_connect_timeout": 2,
                             "health_check_interval": 30}
+COMMAND_TIMEOUT_S = 5.0
+
+
+class Rider(Protocol):
+    """Commands that ride along in another operation's pipeline instead of paying a round trip of
+    their own (a rate limiter's count in the pipeline that saves a conversation's turn)."""
+
+    def add_to(self, pipe: Any) -> int:
+        """Queue the commands on `pipe` (a Pipeline or ClusterPipeline); how many (0: none, already sent)."""
+
+    def took(self, replies: list[Any] | None) -> None:
+        """The replies to those commands, in order; None if the pipeline failed (sent or not, unknown)."""
+
 
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>[0-9]{1,5})$")
 

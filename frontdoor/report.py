@@ -25,6 +25,7 @@ SCHEMA_VERSION = 1
 SUBMISSION_SCHEMA = "report-submission.v1.json"
 REPORT_SCHEMA = "report.v1.json"
 ASSESSMENT_SCHEMA = "assessment.v1.json"
+DESCRIPTION_MAX_CHARS = 4000
 CHANNELS = ("api", "web", "web_form", "email", "telegram", "whatsapp", "sms", "terminal")
 CATEGORIES = ("csam", "grooming", "sextortion", "self_generated", "trafficking", "other")
 
@@ -109,7 +110,9 @@ def build_report(
     locale = fields.get("locale") or "en"
     region = redaction.region_for(country, locale) or redaction.region_for(default_region, None)
     if description is not None:
-        description = redaction.redact(description, region=region)
+        # Redaction can lengthen text ("12345" becomes "[phone removed]"): cut again after it, so a
+        # stored description never exceeds the schema's cap whatever the channel sent.
+        description = redaction.redact(description, region=region)[:DESCRIPTION_MAX_CHARS]
     if where_seen is not None:
         where_seen = dict(where_seen)
         for key in ("platform", "account"):

@@ -29,6 +29,9 @@ class Settings:
     lease_s: int = 15 * 60
     retention_days: int = 90
     max_body_bytes: int = 64 * 1024
+    # Every HTTP request as a whole, Redis included: past it the answer is a 503 (a Redis that hangs
+    # holds no request longer; the Redis client itself has no per-command timeout, see redis_client).
+    request_timeout_s: float = 10.0
     # ISO 3166-1 alpha-2 of the hotline's own country: most reporters write phone numbers
     # in its national format, so redaction reads them with this region when the reporter's is unknown.
     hotline_country: str | None = None
@@ -46,6 +49,17 @@ class Settings:
     rate_messages_per_min: int = 60
     # Behind a reverse proxy the client address is the first X-Forwarded-For entry.
     trust_forwarded_for: bool = False
+    # The e-mail channel. from_env turns it on at port 2525; a Settings built in code has it off
+    # unless asked, so tests and tools never bind a port by accident.
+    smtp_port: int = 0
+    smtp_host: str = "127.0.0.1"
+    report_addresses: tuple[str, ...] = ("report@localhost",)
+    smtp_relay: tuple[str, int] | None = None  # where auto-replies go out; None: no auto-replies
+    smtp_max_bytes: int = 1024 * 1024
+    smtp_tls_cert: Path | None = None
+    smtp_tls_key: Path | None = None
+    # Where reporters find the web chat (linked from e-mail replies).
+    public_url: str = "http://127.0.0.1:8080/"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +126,7 @@ class Settings:
             lease_s=integer("LEASE_SECONDS", 15 * 60, 10, 24 * 3600),
             retention_days=integer("RETENTION_DAYS", 90, 1, 3650),
             max_body_bytes=integer("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+            request_timeout_s=integer("REQUEST_TIMEOUT_SECONDS", 10, 1, 300),
             hotline_country=country,
             log_level=level,
             hotline_name=(get("HOTLINE_NAME") or "Hotline")[:80],
@@ -121,6 +136,14 @@ class Settings:
             rate_conversations_per_min=integer("RATE_CONVERSATIONS_PER_MINUTE", 10, 1, 100_000),
             rate_messages_per_min=integer("RATE_MESSAGES_PER_MINUTE", 60, 1, 100_000),
             trust_forwarded_for=boolean("TRUST_FORWARDED_FOR", False),
+            smtp_port=integer("SMTP_PORT", 2525, 0, 65535),
+            smtp_host=get("SMTP_HOST") or "127.0.0.1",
+            report_addresses=_addresses(get("REPORT_ADDRESSES")),
+            smtp_relay=_host_port("SMTP_RELAY", get("SMTP_RELAY")),
+            smtp_max_bytes=integer("SMTP_MAX_BYTES", 1024 * 1024, 10 * 1024, 64 * 1024 * 1024),
+            smtp_tls_cert=_file("SMTP_TLS_CERT", get("SMTP_TLS_CERT")),
+            smtp_tls_key=_file("SMTP_TLS_KEY", get("SMTP_TLS_KEY")),
+            public_url=_url("PUBLIC_URL", get("PUBLIC_URL") or "http://127.0.0.1:8080/"),
         )
 
 
@@ -140,4 +163,40 @@ def _frame_ancestors(raw: str | None) -> str:
     for source in raw.split():
         if not re.fullmatch(r"'none'|'self'|https?://[A-Za-z0-9.*-]+(:[0-9]{1,5})?", source):
             raise ConfigError(f"{_PREFIX}FRAME_ANCESTORS: {source!r} is not 'none', 'self' or an origin")
+    return raw
+
+
+def _addresses(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return ("report@localhost",)
+    found = tuple(a.strip().lower() for a in raw.split(",") if a.strip())
+    for address in found:
+        if not re.fullmatch(r"[^@\s<>]+@[A-Za-z0-9.-]+", address):
+            raise ConfigError(f"{_PREFIX}REPORT_ADDRESSES: {address!r} is not an e-mail address such as report@hotline.example")
+    if not found:
+        raise ConfigError(f"{_PREFIX}REPORT_ADDRESSES must name at least one address")
+    return found
+
+
+def _host_port(name: str, raw: str | None) -> tuple[str, int] | None:
+    if raw is None:
+        return None
+    match = re.fullmatch(r"([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})", raw)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise ConfigError(f"{_PREFIX}{name} must be host:port, such as smtp.hotline.example:25, got {raw!r}")
+    return match.group(1).strip("[]"), int(match.group(2))
+
+
+def _file(name: str, raw: str | None) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise ConfigError(f"{_PREFIX}{name}: no such file {raw!r}")
+    return path
+
+
+def _url(name: str, raw: str) -> str:
+    if not re.fullmatch(r"https?://[^\s]+", raw):
+        raise ConfigError(f"{_PREFIX}{name} must be an http(s) URL, got {raw!r}")
     return raw

@@ -46,6 +46,7 @@ def test_settings_defaults_and_values() -> None:
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
     env["FRONTDOOR_DATA_DIR"] = "data"  # relative, as `make run` leaves it; the processes run in tmp_path
+    env["FRONTDOOR_SMTP_PORT"] = str(free_port())  # never the default 2525: it may be taken here
     env.update(extra)
     return env
 

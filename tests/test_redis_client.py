@@ -6,6 +6,12 @@ errors, the choice of client, and a cluster that cannot be reached behaving like
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
 import pytest
 import redis.asyncio as aioredis
 from api_helpers import ANALYST_PREFIX, assert_error
@@ -80,3 +86,65 @@ async def test_app_with_the_cluster_down_starts_and_answers_503(aiohttp_client, 
     await assert_error(resp, 503, "unavailable")
     await assert_error(await client.get("/api/v1/receipts/ABCDE-FGHJK"), 503, "unavailable")
     await assert_error(await client.post(f"{ANALYST_PREFIX}/claim", headers={"Authorization": "Bearer fdt_x"}), 503)
+
+
+@contextlib.asynccontextmanager
+async def hung_redis() -> AsyncIterator[str]:
+    """A Redis that hangs: a TCP server that accepts connections, reads, and never answers."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        while await reader.read(4096):
+            pass
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_hung_redis_answers_503_within_the_request_deadline(aiohttp_client, settings):  # type: ignore[no-untyped-def]
+    """No per-command socket timeout (redis_client.DEFAULTS): the request's deadline is what ends the wait."""
+    from frontdoor.api.app import create_app
+
+    async with hung_redis() as url:
+        began = time.monotonic()
+        client = await aiohttp_client(create_app(replace(settings, request_timeout_s=1), url, housekeeping=False))
+        assert time.monotonic() - began < 3  # start-up's queue setup gives up after the deadline too
+        assert (await client.get("/healthz")).status == 200
+        token = "A" * 43  # well-formed: the handler gets as far as Redis
+        for method, path, body in [("POST", "/api/v1/conversations", {}),
+                                   ("POST", f"/api/v1/conversations/{token}/messages", {"text": "hello"}),
+                                   ("POST", "/api/v1/reports", {"category": "csam", "urls": ["https://example.com/page"]})]:
+            began = time.monotonic()
+            resp = await client.request(method, path, json=body)
+            elapsed = time.monotonic() - began
+            await assert_error(resp, 503, "unavailable")
+            assert resp.headers["Retry-After"] == "30"
+            assert 0.9 <= elapsed < 3, (path, elapsed)
+        began = time.monotonic()
+        await assert_error(await client.get("/readyz"), 503, "unavailable")  # a probe's own, shorter bound
+        assert time.monotonic() - began < 3
+
+
+async def test_housekeeping_on_a_hung_redis_is_cut_short_and_carries_on(settings, monkeypatch, caplog):  # type: ignore[no-untyped-def]
+    from frontdoor.api import app as app_module
+    from frontdoor.api.services import build_services
+
+    monkeypatch.setattr(app_module, "HOUSEKEEPING_INTERVAL_S", 0.0)
+    monkeypatch.setattr(app_module, "HOUSEKEEPING_TIMEOUT_S", 0.2)
+    async with hung_redis() as url:
+        svc = build_services(settings, url)
+        task = asyncio.create_task(app_module._housekeeping(svc))
+        await asyncio.sleep(0.7)
+        assert not task.done()  # housekeeping never dies
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await svc.redis.aclose()
+    assert sum("housekeeping cut short" in r.getMessage() for r in caplog.records) >= 2

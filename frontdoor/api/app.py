@@ -18,6 +18,7 @@ from aiohttp.web_response import StreamResponse
 
 from ..channels import web as web_channel
 from ..channels import web_form
+from ..channels.email import smtp_channel
 from ..queue.retention import purge_expired
 from ..redis_client import UNAVAILABLE
 from ..settings import Settings
@@ -29,10 +30,13 @@ from .services import SERVICES, Services, build_services, services  # noqa: F401
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
+# One run's bound: the Redis client has no per-command timeout (see redis_client.DEFAULTS), so a Redis
+# that hangs would otherwise stop housekeeping for good. What a cut-short run left undone, the next does.
+HOUSEKEEPING_TIMEOUT_S = 50.0
 
 
 def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True) -> web.Application:
-    app = web.Application(middlewares=[security_middleware(settings), error_middleware],
+    app = web.Application(middlewares=[security_middleware(settings), error_middleware(settings.request_timeout_s)],
                           client_max_size=settings.max_body_bytes)
     svc = build_services(settings, redis_url)
     app[SERVICES] = svc
@@ -40,8 +44,9 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:
-            await svc.queue.setup()
-        except UNAVAILABLE:
+            async with asyncio.timeout(settings.request_timeout_s):  # a hung Redis must not hold start-up
+                await svc.queue.setup()
+        except UNAVAILABLE:  # TimeoutError included: it is an OSError
             # Start anyway: /readyz reports 503 and submits answer 503 until Redis is back.
             log.warning("redis unreachable at start-up; the queue is set up on the next housekeeping run")
         task = asyncio.create_task(_housekeeping(svc)) if housekeeping else None
@@ -53,6 +58,8 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True)
         await svc.redis.aclose()
 
     app.cleanup_ctx.append(lifecycle)
+    if settings.smtp_port:
+        app.cleanup_ctx.append(lambda _app: smtp_channel(svc))
     public.add_routes(app)
     analyst.add_routes(app)
     web_channel.add_routes(app)
@@ -65,9 +72,12 @@ async def _housekeeping(svc: Services) -> None:
     while True:
         await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
         try:
-            await svc.queue.setup()
-            await svc.queue.recover_fanout()
-            await purge_expired(svc.queue)
+            async with asyncio.timeout(HOUSEKEEPING_TIMEOUT_S):
+                await svc.queue.setup()
+                await svc.queue.recover_fanout()
+                await purge_expired(svc.queue)
+        except TimeoutError:  # before UNAVAILABLE: a TimeoutError is an OSError
+            log.warning("housekeeping cut short after %g s: redis too slow or hung", HOUSEKEEPING_TIMEOUT_S)
         except UNAVAILABLE:
             log.warning("housekeeping skipped: redis unavailable")
         except Exception:  # housekeeping must never die; the next run tries again

@@ -1,10 +1,13 @@
 """The one place where exceptions become HTTP: a uniform `{"error", "message"}` body.
 
 A malformed request is never a 500, and a 500 never echoes the request (it may be a report).
+It is also where each request's deadline lives: the Redis client has no per-command timeout
+(see redis_client.DEFAULTS), so a Redis that hangs is noticed here, as a 503, not as a hang.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import traceback
@@ -12,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
+
 from ..errors import FrontdoorError, InvalidInput, RateLimited
 from ..redis_client import UNAVAILABLE
 
@@ -27,34 +32,46 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                413: "too_large", 415: "unsupported_media_type"}
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except FrontdoorError as exc:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(exc.retry_after_s)
-        return json_error(exc.status, exc.code, exc.message, **headers)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return json_error(413, "too_large", f"The request body is too large ({exc.text}).")
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = _HTTP_CODES.get(exc.status, "http_error")
-        message = exc.reason if exc.status != 404 else "There is nothing at this address."
-        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-        return json_error(exc.status, code, message, **headers)
-    except UNAVAILABLE:  # Redis (one node or a cluster) cannot answer now
-        log.warning("redis unavailable: %s %s answered 503", request.method, _route(request))
-        return json_error(503, "unavailable", "The service cannot store or read reports right now. Please try again in a few minutes.",
-                          **{"Retry-After": "30"})
-    except Exception as exc:
-        # The exception's message may quote what was sent (a report): log its type and where it
-        # was raised, never its text.
-        log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, _route(request),
-                  "".join(traceback.format_tb(exc.__traceback__)))
-        return json_error(500, "internal", "Something went wrong on our side. Nothing you sent was kept.")
+UNAVAILABLE_MESSAGE = "The service cannot store or read reports right now. Please try again in a few minutes."
+
+
+def error_middleware(deadline_s: float) -> Middleware:
+    """Exceptions to JSON errors, and a deadline for the request as a whole (body, Redis, reply):
+    past it the request is cancelled and answered 503 like a Redis that is down."""
+
+    @web.middleware
+    async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            async with asyncio.timeout(deadline_s):
+                return await handler(request)
+        except FrontdoorError as exc:
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+            if isinstance(exc, RateLimited):
+                headers["Retry-After"] = str(exc.retry_after_s)
+            return json_error(exc.status, exc.code, exc.message, **headers)
+        except web.HTTPRequestEntityTooLarge as exc:
+            return json_error(413, "too_large", f"The request body is too large ({exc.text}).")
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = _HTTP_CODES.get(exc.status, "http_error")
+            message = exc.reason if exc.status != 404 else "There is nothing at this address."
+            headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+            return json_error(exc.status, code, message, **headers)
+        except TimeoutError:  # the deadline passed (checked before UNAVAILABLE: a TimeoutError is an OSError)
+            log.warning("deadline of %g s passed: %s %s answered 503", deadline_s, request.method, _route(request))
+            return json_error(503, "unavailable", UNAVAILABLE_MESSAGE, **{"Retry-After": "30"})
+        except UNAVAILABLE:  # Redis (one node or a cluster) cannot answer now
+            log.warning("redis unavailable: %s %s answered 503", request.method, _route(request))
+            return json_error(503, "unavailable", UNAVAILABLE_MESSAGE, **{"Retry-After": "30"})
+        except Exception as exc:
+            # The exception's message may quote what was sent (a report): log its type and where it
+            # was raised, never its text.
+            log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, _route(request),
+                      "".join(traceback.format_tb(exc.__traceback__)))
+            return json_error(500, "internal", "Something went wrong on our side. Nothing you sent was kept.")
+
+    return error_middleware
 
 
 def _route(request: web.Request) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from ..errors import NotFound
@@ -10,6 +12,8 @@ from .services import services
 from .errors import json_error, read_json
 from .openapi import document
 
+# A probe wants its answer sooner than the request deadline: a Redis that hangs is "not ready" in 2 s.
+READY_TIMEOUT_S = 2.0
 NEXT_STEPS = ("Thank you. Your report is anonymous. Keep your receipt code: with it you can check the status "
               "of your report. Please do not send or keep copies of any images.")
 
@@ -37,7 +41,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     try:
-        await services(request).redis.ping()
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await services(request).redis.ping()
     except Exception:  # any failure to reach Redis means not ready; the reason is in the Redis client log
         return json_error(503, "unavailable", "Redis is not reachable.")
     return web.json_response({"status": "ready"})

@@ -7,12 +7,15 @@ so a page elsewhere cannot run conversations through a visitor's browser.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from ..errors import RateLimited
+from ..ratelimit import Charge, Verdict
+from ..redis_client import UNAVAILABLE
 from ..settings import Settings
 from .services import services
 
@@ -81,7 +84,29 @@ def client_address(request: web.Request, trust_forwarded_for: bool) -> str:
 async def limit(request: web.Request, kind: str) -> None:
     """Count this request against its client's per-minute limit; 429 with Retry-After beyond it."""
     svc = services(request)
-    verdict = await svc.limiter.hit(kind, client_address(request, svc.settings.trust_forwarded_for))
+    _check(await svc.limiter.hit(kind, client_address(request, svc.settings.trust_forwarded_for)))
+
+
+@contextlib.asynccontextmanager
+async def admitted(request: web.Request, kind: str) -> AsyncIterator[Charge]:
+    """As `limit`, without a round trip of its own (RateLimiter.admit): the block hands the charge to
+    the request's write as a rider; if nothing carried it (the request failed first), it is sent on
+    the way out, so refused requests count too. Not on cancellation (the deadline, a client gone):
+    then Redis is what hangs, or nobody waits for the answer."""
+    svc = services(request)
+    verdict = await svc.limiter.admit(kind, client_address(request, svc.settings.trust_forwarded_for))
+    _check(verdict)
+    assert verdict.charge is not None
+    try:
+        yield verdict.charge
+    except Exception:
+        with contextlib.suppress(*UNAVAILABLE):  # the request's own error is the answer
+            await verdict.charge.send()
+        raise
+    await verdict.charge.send()
+
+
+def _check(verdict: Verdict) -> None:
     if not verdict.allowed:
         raise RateLimited("You are sending messages very fast. Please wait a moment and try again.",
                           retry_after_s=verdict.retry_after_s)

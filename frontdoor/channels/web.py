@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..api.services import services
 from ..api.errors import read_json, read_object
-from ..api.security import limit
+from ..api.security import admitted, limit
 from ..dialog.engine import ConversationNotFound
 from ..dialog.messages import ConversationKey, Inbound, Turn
 from ..errors import InvalidInput
@@ -54,17 +54,18 @@ async def post_message(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     if not _TOKEN_RE.match(token):
         raise ConversationNotFound("This conversation has ended or expired. Please start a new one.")
-    await limit(request, "messages")
-    body = read_object(await read_json(request))
-    if len(body) != 1 or not ({"text", "payload"} & set(body)):
-        raise InvalidInput('Send {"text": "..."} or {"payload": "..."}.', code="invalid_field")
-    (field, value), = body.items()
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field}: must be a string", code="invalid_type")
-    if len(value) > MAX_TEXT_CHARS:
-        raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
-    inbound = Inbound(text=value) if field == "text" else Inbound(payload=value)
-    turn = await services(request).dialog.turn(ConversationKey(CHANNEL, token), inbound, start_if_missing=False)
+    async with admitted(request, "messages") as charge:  # its count rides with the turn's one write
+        body = read_object(await read_json(request))
+        if len(body) != 1 or not ({"text", "payload"} & set(body)):
+            raise InvalidInput('Send {"text": "..."} or {"payload": "..."}.', code="invalid_field")
+        (field, value), = body.items()
+        if not isinstance(value, str):
+            raise InvalidInput(f"{field}: must be a string", code="invalid_type")
+        if len(value) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
+        inbound = Inbound(text=value) if field == "text" else Inbound(payload=value)
+        turn = await services(request).dialog.turn(ConversationKey(CHANNEL, token), inbound, start_if_missing=False,
+                                                   riders=(charge,))
     return web.json_response(_body(turn))
 
 

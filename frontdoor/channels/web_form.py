@@ -57,6 +57,12 @@ def _context(request: web.Request, locale: str, values: dict[str, Any], errors: 
         "emergency": svc.dialog.services.catalog.emergency_number(svc.settings.hotline_country),
         "categories": _choices("category", locale), "wheres": _choices("where_seen", locale),
         "roles": _choices("role", locale), "whens": _choices("when_seen", locale), "countries": _countries(locale),
+        # The error summary names each question, so "Please answer this question" is never ambiguous.
+        "questions": {"category": t("ask_category"), "urls": t("summary.urls", value="").rstrip(": "),
+                      "where_seen": t("ask_where_seen"), "danger": t("ask_danger"), "role": t("ask_role"),
+                      "description": t("summary.description", value="").rstrip(": "),
+                      "platform": t("ask_platform").split("?")[0] + "?", "account": t("form.account_label"),
+                      "contact": t("form.contact_label")},
     }
 
 

@@ -71,6 +71,17 @@ class ValidateReportForm(_Base, FormValidationAction):
     def name(self) -> str:
         return "validate_report_form"
 
+    def form_name(self) -> str:  # what rasa-sdk derives from name(), a dozen times a turn
+        return form.FORM
+
+    async def get_extraction_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> list[EventType]:
+        """rasa-sdk asks every required slot for an `extract_<slot>` method and, finding none, returns no
+        events: this form fills slots from the reporter's text (the driver, or Rasa's from_text mappings)."""
+        if _has_extractors(type(self)):
+            return await super().get_extraction_events(dispatcher, tracker, domain)
+        return []
+
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> list[str]:
         return form.required_slots(tracker.slots)
@@ -80,17 +91,21 @@ class ValidateReportForm(_Base, FormValidationAction):
     def _choice(self, name: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                 choices: tuple[str, ...] | None = None) -> dict[str, Any]:
         spec, locale = form.SLOTS[name], locale_of(tracker)
-        options = choices if choices is not None else spec.choices
         raw = _clean(value)
         if spec.skippable and _is_skip(raw, locale):
             return {name: ""}
         lowered = raw.lower()
-        for i, option in enumerate(options, start=1):
-            titles = {option, str(i)}
-            if spec.label:
-                titles.add(i18n.text(locale, f"{spec.label}.{option}").lower())
-            if lowered in titles:
-                return {name: option}
+        if choices is None:
+            chosen = form.choice_titles(name, locale).get(lowered)
+            if chosen is not None:
+                return {name: chosen}
+        else:
+            for i, option in enumerate(choices, start=1):
+                titles = {option, str(i)}
+                if spec.label:
+                    titles.add(i18n.text(locale, f"{spec.label}.{option}").lower())
+                if lowered in titles:
+                    return {name: option}
         say(dispatcher, i18n.text(locale, "choose_again"))
         return {name: None}
 
@@ -225,6 +240,15 @@ class ValidateReportForm(_Base, FormValidationAction):
             return {"receipt_code": None}
         say(dispatcher, i18n.text(locale, f"receipt_status.{status}"))
         return {"receipt_code": code}
+
+
+_EXTRACTORS: dict[type, bool] = {}
+
+
+def _has_extractors(cls: type) -> bool:
+    if cls not in _EXTRACTORS:
+        _EXTRACTORS[cls] = any(name.startswith("extract_") for name in dir(cls))
+    return _EXTRACTORS[cls]
 
 
 class ActionSubmitReport(_Base, Action):

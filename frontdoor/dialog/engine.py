@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from ..errors import NotFound
+from ..errors import NotFound, Unavailable
 from ..keyring import Keyring
+from ..redis_client import Rider
 from . import form, i18n
 from .actions import ActionOfferResources, ActionSubmitReport, ValidateReportForm
 from .domain import domain as rasa_domain
 from .messages import EXPECTS, ConversationKey, Inbound, Message, QuickReply, ResourceCard, Turn
 from .services import DialogServices
-from .store import ConversationStore
+from .store import ConversationStore, Loaded
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +36,23 @@ COMMANDS = {
     "restart": {"/restart", "restart", "neu starten", "neustart", "recommencer"},
     "stop": {"/stop", "stop", "stopp", "arrêter", "arreter", "done"},
     "language": {"/language", "language", "sprache", "langue"},
+    "resume": {"/resume"},  # a channel picking a conversation up again (the widget after a reload)
 }
+
+
+MAX_ATTEMPTS = 5  # computations of one turn while other processes keep writing its conversation
 
 
 class ConversationNotFound(NotFound):
     code = "conversation_not_found"
+
+
+class _Moved(Exception):
+    """The conversation in Redis is not the copy this turn was computed from; here is Redis's."""
+
+    def __init__(self, current: Loaded) -> None:
+        super().__init__("conversation moved on")
+        self.current = current
 
 
 class Dialog:
@@ -63,20 +77,43 @@ class Dialog:
         return Turn(messages, locale=state["slots"]["language"])
 
     async def turn(self, key: ConversationKey, inbound: Inbound, *, locale_hint: str | None = None,
-                   country_hint: str | None = None, start_if_missing: bool = True) -> Turn:
+                   country_hint: str | None = None, start_if_missing: bool = True,
+                   riders: Sequence[Rider] = ()) -> Turn:
         """One reporter turn. Messaging apps have no "start": a message from someone without a
         conversation starts one. The web channel starts explicitly, so for it (start_if_missing
-        False) a missing conversation is an error the widget answers by starting over."""
+        False) a missing conversation is an error the widget answers by starting over.
+
+        Usually one round trip: the state comes from this process's cache and the turn's write is
+        conditional on Redis still holding that state (ConversationStore.commit). If it does not,
+        the turn is computed again from what Redis holds. `riders` go to Redis with the first write;
+        a turn that raises before writing leaves them unsent, for the caller to send."""
         pseudonym = self.keyring.pseudonym(key.channel, key.sender)
         loaded = await self.store.load(pseudonym)
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                turn, state = await self._compute(pseudonym, loaded, inbound, key.channel, locale_hint, country_hint,
+                                                  start_if_missing)
+            except _Moved as moved:
+                loaded = moved.current
+                continue
+            current = await self.store.commit(pseudonym, loaded, state, riders)
+            if current is None:
+                return turn
+            log.info("conversation moved on in Redis meanwhile: turn computed again")
+            loaded, riders = current, ()
+        raise Unavailable("This conversation is busy. Please try again in a moment.")
+
+    async def _compute(self, pseudonym: str, loaded: Loaded, inbound: Inbound, channel: str, locale_hint: str | None,
+                       country_hint: str | None, start_if_missing: bool) -> tuple[Turn, dict[str, Any] | None]:
+        """The turn, and the state to write (None: forget the conversation). Writes nothing to the
+        conversation; a report is submitted only on a state Redis is known to hold (`_Moved` if not)."""
         if loaded.state is None and not start_if_missing:
             raise ConversationNotFound("This conversation has ended or expired. Please start a new one.")
         if loaded.state is None:
-            state = self._new_state(key.channel, i18n.choose_locale(locale_hint), country_hint)
+            state = self._new_state(channel, i18n.choose_locale(locale_hint), country_hint)
             greeting = [Message(self._t(state, "expired"))] if loaded.seen_before else []
             greeting += self._greeting(state)
-            await self.store.save(pseudonym, state)
-            return Turn(greeting, locale=state["slots"]["language"])
+            return Turn(greeting, locale=state["slots"]["language"]), state
 
         state = loaded.state
         # Lone surrogates (valid in JSON, not in UTF-8) would fail when the state is saved.
@@ -84,22 +121,23 @@ class Dialog:
         command = self._command(value)
         if command == "stop":
             locale = state["slots"]["language"]
-            await self.store.forget(pseudonym)
-            return Turn([Message(i18n.text(locale, "stopped"))], status="closed", locale=locale)
+            return Turn([Message(i18n.text(locale, "stopped"))], status="closed", locale=locale), None
+
+        async def ensure_current() -> None:
+            current = await self.store.current(loaded, pseudonym)
+            if current is not None:
+                raise _Moved(current)
 
         messages: list[Message] = []
         if inbound.text is not None:
             messages += self._safeguarding(state, value)
-        turn = await self._step(state, value, command, messages)
-        if turn.status == "closed":
-            await self.store.forget(pseudonym)
-        else:
-            await self.store.save(pseudonym, state)
-        return turn
+        turn = await self._step(state, value, command, messages, ensure_current)
+        return turn, (None if turn.status == "closed" else state)
 
     # -- one step ----------------------------------------------------------------
 
-    async def _step(self, state: dict[str, Any], value: str, command: str | None, messages: list[Message]) -> Turn:
+    async def _step(self, state: dict[str, Any], value: str, command: str | None, messages: list[Message],
+                    ensure_current: Callable[[], Awaitable[None]]) -> Turn:
         slots = state["slots"]
         if command == "restart":
             state.clear()
@@ -107,6 +145,10 @@ class Dialog:
             return Turn([Message(self._t(state, "restarted"))] + self._ask_next(state), locale=state["slots"]["language"])
         if command == "language" or value.startswith("lang:"):
             return self._language(state, value, messages)
+        if command == "resume":
+            if state.get("awaiting") == "language":
+                return self._language(state, "", messages)
+            return Turn(messages + self._ask_next(state), locale=slots["language"])
         if state.pop("awaiting", None) == "language" and i18n.parse_language_choice(value):
             return self._language(state, value, messages)
         # Anything else ends a wait for a language and is taken as usual: nobody gets stuck there.
@@ -129,13 +171,15 @@ class Dialog:
             return Turn(messages + [Message(self._t(state, "cancelled"))], status="closed", locale=slots["language"])
         if form.next_slot(slots) is not None:
             return Turn(messages + self._ask_next(state), locale=slots["language"])
-        return await self._complete(state, messages)
+        return await self._complete(state, messages, ensure_current)
 
-    async def _complete(self, state: dict[str, Any], messages: list[Message]) -> Turn:
+    async def _complete(self, state: dict[str, Any], messages: list[Message],
+                        ensure_current: Callable[[], Awaitable[None]]) -> Turn:
         """The form is full: submit (report path), offer resources, and ask what next."""
         slots = state["slots"]
         path, receipt, status = slots.get("path"), None, "open"
         if path == "report":
+            await ensure_current()  # a report submitted from a stale copy could not be taken back
             messages += await self._run(self._submit, state)
             receipt, status = slots.get("receipt"), "submitted"
         if path in ("report", "get_help", "self"):

@@ -7,7 +7,9 @@ generated Rasa domain both read it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from . import i18n
@@ -84,16 +86,38 @@ def next_slot(slots: dict[str, Any]) -> str | None:
     return next((s for s in required_slots(slots) if slots.get(s) is None), None)
 
 
+# The buttons below depend on nothing but the slot and the locale, and are immutable: made once
+# per pair instead of on every question asked.
 def choice_replies(spec: SlotSpec, locale: str) -> tuple[QuickReply, ...]:
+    return _choice_replies(spec.name, locale)
+
+
+@cache
+def _choice_replies(name: str, locale: str) -> tuple[QuickReply, ...]:
+    spec = SLOTS[name]
     return tuple(QuickReply(i18n.text(locale, f"{spec.label}.{v}"), v) for v in spec.choices)
 
 
+@cache
 def skip_reply(locale: str) -> QuickReply:
     return QuickReply(i18n.text(locale, "skip"), "skip")
 
 
+@cache
 def yes_no_replies(locale: str) -> tuple[QuickReply, ...]:
     return QuickReply(i18n.text(locale, "answer.yes"), "yes"), QuickReply(i18n.text(locale, "answer.no"), "no")
+
+
+@cache
+def choice_titles(name: str, locale: str) -> Mapping[str, str]:
+    """What a reporter may type to choose each of the slot's options: its payload, its number
+    (from 1) or its title in `locale`, any case; the first option to claim a word keeps it."""
+    spec = SLOTS[name]
+    titles: dict[str, str] = {}
+    for i, option in enumerate(spec.choices, start=1):
+        for title in (option, str(i), i18n.text(locale, f"{spec.label}.{option}").lower() if spec.label else option):
+            titles.setdefault(title, option)
+    return titles
 
 
 def ask(name: str, slots: dict[str, Any], locale: str) -> list[Message]:

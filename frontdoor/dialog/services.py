@@ -24,9 +24,10 @@ class DialogServices:
     @classmethod
     def build(cls, settings: Settings, redis_url: str) -> DialogServices:
         from ..prevention_content import load_catalog
-        from ..redis_client import connect
+        from ..redis_client import COMMAND_TIMEOUT_S, connect
 
-        redis = connect(redis_url)
+        # For `frontdoor chat` and the action server, which have no per-request deadline of their own.
+        redis = connect(redis_url, socket_timeout=COMMAND_TIMEOUT_S)
         queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
                             retention_ms=settings.retention_days * 86_400_000)
         return cls(queue, Keyring(load_secret(settings)), load_catalog(), settings.hotline_country, settings.hotline_name)

@@ -1,52 +1,182 @@
-"""Conversation state in Redis: one JSON document per conversation with an idle TTL.
+"""Conversation state in Redis, and a cache of it in this process so that a turn costs one round trip.
 
-A turn costs two round trips: one MGET to load (state and the seen-marker), one pipeline to
-save both. Nothing in a state is a raw sender id, and free text in it is already redacted.
+Redis holds two keys per conversation, both under the hash tag `{c:<pseudonym>}` (one cluster slot):
+`state`, "<revision>|<JSON>" with the idle TTL, and `seen`, a marker that outlives it so a reporter
+coming back is told the conversation expired. The revision is random and new on every write, so it
+names one write: a conversation forgotten or expired and begun again never reuses a revision an
+older copy could still hold. A state without one (written before revisions) reads as revision "".
+
+Each process keeps the states it wrote last (a bounded LRU). A turn computes from the cached state
+without reading Redis, then commits with one script that writes only if the stored revision is still
+the one it computed from. Otherwise another process served the conversation meanwhile, or it expired,
+was forgotten or overwritten: the script answers with what is stored, and the engine computes the turn
+again from that. A cached entry is trusted for less than the idle TTL (its clock starts before the
+write is sent), so Redis never expires a state this process would still serve from memory; and
+nothing with an effect outside the conversation (submitting a report) runs on a cached state without
+checking its revision first (see `current`).
+
+Nothing in a state is a raw sender id, and free text in it is already redacted, in Redis and here.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..queue import keys
-from ..redis_client import Client
+from ..redis_client import Client, Rider
 
 STATE_VERSION = 1
 SEEN_TTL_S = 7 * 86400  # long enough to say "this expired" to someone who comes back within a week
+CACHE_ENTRIES = 10_000  # about 1-5 KB each: tens of MB at most
+_REVISION = re.compile(r"([0-9A-Fa-f]+)\|")  # the same pattern as the script's '^(%x+)|'
+
+# KEYS: state, seen. ARGV: the revision the turn was computed from ("": nothing stored), the new
+# revision ("": forget the conversation), the state's JSON, the idle TTL, the seen marker's TTL.
+# Answers {1} when written, or {0, stored state or nil, seen marker exists} when the revision moved on.
+_COMMIT = """
+local stored = redis.call('GET', KEYS[1])
+local revision = stored and string.match(stored, '^(%x+)|') or ''
+if revision ~= ARGV[1] then
+  return {0, stored, redis.call('EXISTS', KEYS[2])}
+end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[5])
+end
+return {1}
+"""
 
 
 @dataclass
 class Loaded:
     state: dict[str, Any] | None
     seen_before: bool
+    revision: str = ""  # the stored revision this state is a copy of ("": nothing, or nothing readable)
+    cached: bool = False  # from this process's cache: Redis may have moved on (see ConversationStore.current)
+
+
+@dataclass
+class _Entry:
+    revision: str
+    body: str  # the state's JSON: parsed afresh for each turn, which mutates what it gets
+    trusted_until: float  # time.monotonic()
 
 
 class ConversationStore:
-    def __init__(self, redis: Client, *, idle_ttl_s: int = 2 * 3600) -> None:
+    def __init__(self, redis: Client, *, idle_ttl_s: int = 2 * 3600, cache_entries: int = CACHE_ENTRIES) -> None:
         self.redis = redis
         self.idle_ttl_s = idle_ttl_s
+        self.cache_entries = cache_entries
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
 
     async def load(self, pseudonym: str) -> Loaded:
+        """The state this process wrote last, if it is still young enough to trust; else Redis's."""
+        entry = self._cache.get(pseudonym)
+        if entry is not None:
+            if time.monotonic() < entry.trusted_until:
+                self._cache.move_to_end(pseudonym)
+                return Loaded(json.loads(entry.body), True, entry.revision, cached=True)
+            del self._cache[pseudonym]
+        return await self.read(pseudonym)
+
+    async def read(self, pseudonym: str) -> Loaded:
+        """The state as Redis has it now: one MGET."""
         raw, seen = await self.redis.mget([keys.conversation(pseudonym), keys.conversation_seen(pseudonym)])
-        state = None
-        if raw is not None:
-            try:
-                state = json.loads(raw)
-            except json.JSONDecodeError:  # a corrupt state starts over rather than failing every turn
-                state = None
-            if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
-                state = None
-        return Loaded(state, seen is not None)
+        return _parse(raw, seen is not None)
+
+    async def current(self, loaded: Loaded, pseudonym: str) -> Loaded | None:
+        """None if `loaded` is what Redis holds now; else what it holds. For a turn about to do something
+        a recomputation could not take back: on a state read from Redis in this turn, no round trip."""
+        if not loaded.cached:
+            return None
+        fresh = await self.read(pseudonym)
+        return None if fresh.revision == loaded.revision and fresh.state is not None else fresh
+
+    async def commit(self, pseudonym: str, loaded: Loaded, state: dict[str, Any] | None,
+                     riders: Sequence[Rider] = ()) -> Loaded | None:
+        """Write `state` (None: forget the conversation) if Redis still holds the revision `loaded` was
+        read at. None when written; otherwise what Redis holds, to compute the turn again from.
+        `riders` (a rate limiter's count) go in the same pipeline, saving them a round trip of their own."""
+        revision = secrets.token_hex(8) if state is not None else ""
+        body = _dump(state) if state is not None else ""
+        args = ("EVAL", _COMMIT, 2, keys.conversation(pseudonym), keys.conversation_seen(pseudonym),
+                loaded.revision, revision, body, self.idle_ttl_s, SEEN_TTL_S)
+        trusted_until = time.monotonic() + self.idle_ttl_s  # before sending: Redis's TTL starts later
+        reply = await (self._with_riders(args, riders) if riders else self.redis.execute_command(*args))
+        if int(reply[0]) != 1:
+            self._cache.pop(pseudonym, None)
+            return _parse(reply[1], bool(reply[2]))
+        if state is None:
+            self._cache.pop(pseudonym, None)
+        else:
+            self._remember(pseudonym, _Entry(revision, body, trusted_until))
+        return None
+
+    async def _with_riders(self, args: tuple[Any, ...], riders: Sequence[Rider]) -> Any:
+        """`args` in one pipeline after the riders' commands; its reply."""
+        pipe = self.redis.pipeline(transaction=False)
+        counts = [rider.add_to(pipe) for rider in riders]
+        pipe.execute_command(*args)
+        try:
+            replies = await pipe.execute()
+        except BaseException:
+            for rider, count in zip(riders, counts):
+                if count:
+                    rider.took(None)
+            raise
+        at = 0
+        for rider, count in zip(riders, counts):
+            if count:
+                rider.took(replies[at:at + count])
+            at += count
+        return replies[at]
 
     async def save(self, pseudonym: str, state: dict[str, Any]) -> None:
-        state["v"] = STATE_VERSION
+        """Write `state` whatever Redis holds (a conversation begun, or begun again)."""
+        revision, body = secrets.token_hex(8), _dump(state)
+        trusted_until = time.monotonic() + self.idle_ttl_s
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(keys.conversation(pseudonym), json.dumps(state, separators=(",", ":"), ensure_ascii=False), ex=self.idle_ttl_s)
+        pipe.set(keys.conversation(pseudonym), f"{revision}|{body}", ex=self.idle_ttl_s)
         pipe.set(keys.conversation_seen(pseudonym), "1", ex=SEEN_TTL_S)
         await pipe.execute()
+        self._remember(pseudonym, _Entry(revision, body, trusted_until))
 
     async def forget(self, pseudonym: str) -> None:
         """`stop`: nothing of the conversation is kept, not even that it happened."""
+        self._cache.pop(pseudonym, None)
         await self.redis.delete(keys.conversation(pseudonym), keys.conversation_seen(pseudonym))
+
+    def _remember(self, pseudonym: str, entry: _Entry) -> None:
+        self._cache[pseudonym] = entry
+        self._cache.move_to_end(pseudonym)
+        while len(self._cache) > self.cache_entries:
+            self._cache.popitem(last=False)
+
+
+def _dump(state: dict[str, Any]) -> str:
+    state["v"] = STATE_VERSION
+    return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+
+
+def _parse(raw: str | None, seen: bool) -> Loaded:
+    """A stored value as the commit script reads it: revision "" unless it starts with one."""
+    if raw is None:
+        return Loaded(None, seen)
+    match = _REVISION.match(raw)
+    revision, body = (match.group(1), raw[match.end():]) if match else ("", raw)
+    try:
+        state = json.loads(body)
+    except json.JSONDecodeError:  # a corrupt state starts over rather than failing every turn
+        state = None
+    if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
+        state = None
+    return Loaded(state, seen, revision)

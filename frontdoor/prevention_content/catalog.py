@@ -61,6 +61,10 @@ class Catalog:
         }
         self._matcher = Matcher(self._terms)
 
+    def resource_urls(self) -> tuple[str, ...]:
+        """Every link the catalog may send a reporter (so a channel can tell them from reported links)."""
+        return tuple(e.url for e in self._entries if e.url)
+
     def select(self, *, audience: str, topic: str | None, country: str | None, locale: str,
                limit: int = 3) -> list[Resource]:
         """At most `limit` resources for this audience: the topic's first, then its general

@@ -123,3 +123,22 @@ def conversation_seen(pseudonym: str) -> str:
     """An empty marker that outlives the state, so a reporter coming back after the idle TTL
     is told the conversation expired instead of being greeted as if new."""
     return f"{PREFIX}:{{c:{pseudonym}}}:seen"
+
+
+# The e-mail channel.
+def mail_seen(message_id_pseudonym: str) -> str:
+    """A Message-ID already made into a report (keyed hash of the id: ids can name the sender)."""
+    return f"{PREFIX}:{{m:{message_id_pseudonym}}}:seen"
+
+
+def mail_replied(recipient_pseudonym: str) -> str:
+    """An auto-reply went to this sender recently: at most one per hour (RFC 3834)."""
+    return f"{PREFIX}:{{m:{recipient_pseudonym}}}:replied"
+
+
+# Auto-replies waiting to be sent: jobs hold the recipient encrypted and expire after three days.
+OUTBOX_DUE = f"{PREFIX}:{{outbox}}:due"
+
+
+def outbox_job(job_id: str) -> str:
+    return f"{PREFIX}:{{outbox}}:job:{job_id}"

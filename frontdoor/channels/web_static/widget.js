@@ -524,10 +524,11 @@
     fail(err, retry) {
       if (this.gone) return;
       const t = this.t;
+      // Expired and too fast: our own words, in the reporter's language (the API's are English).
       if (err.status === 404 && err.code === "conversation_not_found") {
-        this.restart(err.message || t.expired);
+        this.restart(t.expired);
       } else if (err.status === 429) {
-        this.note(err.message || t.busy);
+        this.note(t.busy);
         this.waitFor(err.retryAfter || 10);
       } else if (err.status >= 400 && err.status < 500 && err.message) {
         this.note(err.message); // e.g. a message too long: the server says what to change
@@ -737,17 +738,21 @@
         store.clear();
         return;
       }
-      // The token and the last turn (to show the current question again); never what the
-      // reporter typed.
-      store.write({ token: this.token, open: this.isOpen, turn: this.lastTurn });
+      // Only the token: never a turn, which can hold the summary of what the reporter wrote.
+      store.write({ token: this.token, open: this.isOpen });
     }
 
-    resume() {
+    async resume() {
       const saved = store.read();
       if (!saved || typeof saved.token !== "string") return;
       this.token = saved.token;
-      if (saved.turn) this.receive(saved.turn, true);
       if (saved.open) this.open(false); // reopen as it was, without moving focus on page load
+      try {
+        // The server asks the current question again; nothing of the conversation was kept here.
+        this.receive(await this.request(this.messagesUrl(), { payload: "/resume" }));
+      } catch (err) {
+        this.fail(err, () => this.resume());
+      }
     }
   }
 

@@ -1,0 +1,233 @@
+"""The e-mail channel: an aiosmtpd server that turns each e-mail into a report, and a safe
+auto-reply that can never become a relay or a mail loop.
+
+It runs in the service's own event loop (started with `frontdoor serve`), so a message is in
+the queue before the sending server hears "250". Parsing lives in `frontdoor.mailparse`;
+this module is the SMTP conversation, de-duplication by Message-ID, and the reply outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import smtplib
+import ssl
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from urllib.parse import urlsplit
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from .. import mailparse, urls
+from ..dialog import i18n
+from ..dialog.actions import resources_for
+from ..queue import keys
+from ..redis_client import UNAVAILABLE
+from ..report import build_report
+
+log = logging.getLogger(__name__)
+CHANNEL = "email"
+DEDUPE_TTL_S = 30 * 86400     # a Message-ID redelivered within a month is the same report
+REPLY_TTL_S = 3 * 86400       # an undeliverable reply (and the address it holds, encrypted) is gone after this
+REPLY_ONCE_PER_S = 3600       # RFC 3834: do not answer the same sender more than once in a while
+MAX_ATTEMPTS = 8
+OUTBOX_POLL_S = 1.0
+
+
+class ReportHandler:
+    """aiosmtpd handler: accept mail for the report addresses only, make each message a report."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+        self.addresses = {a.lower() for a in services.settings.report_addresses}
+        catalog = services.dialog.services.catalog
+        links = [services.settings.public_url, *catalog.resource_urls()]
+        self._own_hosts = {urlsplit(link).hostname or "" for link in links} - {""}
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.lower() not in self.addresses:
+            return "550 5.7.1 Relaying denied: this server only accepts reports for its own report addresses"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        try:
+            mail = mailparse.parse_mail(raw, envelope_from=envelope.mail_from)
+        except mailparse.MailRejected as exc:
+            log.info("e-mail refused: %s", exc.smtp_code)
+            return exc.reply
+        try:
+            receipt = await self._store(mail)
+            if receipt is not None and not mail.automated and envelope.mail_from:
+                await self._queue_reply(mail, envelope.mail_from, receipt)
+        except UNAVAILABLE:
+            return "451 4.3.0 Temporarily unable to store the report; please try again later"
+        except Exception:  # never let one message crash the server; the sender will retry a 4xx
+            log.exception("e-mail could not be stored")
+            return "451 4.3.0 Temporarily unable to store the report; please try again later"
+        return "250 2.0.0 Report received"
+
+    async def _store(self, mail: mailparse.ParsedMail) -> str | None:
+        """The report's receipt, or None when this Message-ID was already made into a report."""
+        svc = self.services
+        dedupe = None
+        if mail.message_id:
+            dedupe = keys.mail_seen(svc.keyring.pseudonym("message-id", mail.message_id))
+            if not await svc.redis.set(dedupe, "pending", nx=True, ex=DEDUPE_TTL_S):
+                log.info("e-mail with a Message-ID seen before: no second report")
+                return None
+        try:
+            mail = replace(mail, urls=tuple(u for u in mail.urls if not self._ours(u)))
+            region = svc.settings.hotline_country
+            report = build_report(mailparse.submission(mail, default_region=region), channel=CHANNEL, keyring=svc.keyring,
+                                  shard_of_url=svc.queue.shard_of_url, default_region=region)
+            submitted = await svc.queue.submit(report)
+        except BaseException:
+            if dedupe is not None:  # let the sender's retry make the report
+                with contextlib.suppress(*UNAVAILABLE):
+                    await svc.redis.delete(dedupe)
+            raise
+        return submitted.receipt
+
+    def _ours(self, url: str) -> bool:
+        """A link to the hotline itself or to a resource we sent: a reply quoting our auto-reply
+        must not report the helplines we recommended."""
+        try:
+            host = urls.parse(url).host
+        except urls.UrlError:
+            return False
+        return host in self._own_hosts
+
+    async def _queue_reply(self, mail: mailparse.ParsedMail, sender: str, receipt: str) -> None:
+        svc = self.services
+        if svc.settings.smtp_relay is None or sender.lower() in self.addresses:
+            return  # no relay configured; or mail from ourselves: never answer it (a loop)
+        once = keys.mail_replied(svc.keyring.pseudonym("reply-to", sender.lower()))
+        if not await svc.redis.set(once, "1", nx=True, ex=REPLY_ONCE_PER_S):
+            return
+        job = {"to": svc.keyring.encrypt(sender), "receipt": receipt, "locale": mail.locale, "category": mail.category,
+               "in_reply_to": mail.message_id or "", "attempts": 0}
+        job_id = make_msgid(domain="outbox.invalid")[1:-1]
+        pipe = svc.redis.pipeline(transaction=False)
+        pipe.set(keys.outbox_job(job_id), json.dumps(job), ex=REPLY_TTL_S)
+        pipe.zadd(keys.OUTBOX_DUE, {job_id: time.time()})
+        await pipe.execute()
+
+
+def reply_message(services: Any, job: dict[str, Any], to: str) -> EmailMessage:
+    settings, locale = services.settings, job["locale"]
+    chosen = resources_for(services.dialog.services.catalog, path="report", role=None, category=job["category"],
+                           topic=None, country=settings.hotline_country, locale=locale)
+    lines = [i18n.text(locale, "submitted", receipt=job["receipt"]), "", i18n.text(locale, "what_next"), "",
+             i18n.text(locale, "email.no_images"), ""]
+    if chosen:
+        lines += [i18n.text(locale, "resources_intro")]
+        for r in chosen:
+            lines.append(f"- {r.title}: " + " ".join(x for x in (r.url, r.phone_display) if x))
+        lines.append("")
+    lines += [i18n.text(locale, "email.chat_link", url=settings.public_url), "", "-- ", settings.hotline_name]
+    message = EmailMessage()
+    message["From"] = settings.report_addresses[0]
+    message["To"] = to
+    message["Subject"] = i18n.text(locale, "email.reply_subject", receipt=job["receipt"])
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=settings.report_addresses[0].split("@", 1)[1])
+    message["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer this
+    if job.get("in_reply_to"):
+        message["In-Reply-To"] = f"<{job['in_reply_to']}>"
+        message["References"] = f"<{job['in_reply_to']}>"
+    message.set_content("\n".join(lines))
+    message["Content-Language"] = locale  # after set_content, which manages (and clears) Content-* headers
+    return message
+
+
+async def send_due_replies(services: Any, *, now: float | None = None) -> int:
+    """Send the replies that are due; failures are retried with exponential backoff."""
+    redis, settings = services.redis, services.settings
+    now = time.time() if now is None else now
+    sent = 0
+    for job_id in await redis.zrangebyscore(keys.OUTBOX_DUE, "-inf", now, start=0, num=20):
+        if not await redis.zrem(keys.OUTBOX_DUE, job_id):
+            continue  # another process took it
+        raw = await redis.get(keys.outbox_job(job_id))
+        if raw is None:
+            continue
+        job = json.loads(raw)
+        to = services.keyring.decrypt(job["to"])
+        if to is None or settings.smtp_relay is None:
+            await redis.delete(keys.outbox_job(job_id))
+            continue
+        try:
+            await asyncio.to_thread(_send, settings.smtp_relay, reply_message(services, job, to))
+        except (OSError, smtplib.SMTPException) as exc:
+            job["attempts"] += 1
+            if job["attempts"] >= MAX_ATTEMPTS:
+                log.warning("auto-reply given up after %d attempts: %s", job["attempts"], type(exc).__name__)
+                await redis.delete(keys.outbox_job(job_id))
+                continue
+            delay = min(30 * 2 ** (job["attempts"] - 1), 3600)
+            pipe = redis.pipeline(transaction=False)
+            pipe.set(keys.outbox_job(job_id), json.dumps(job), keepttl=True)
+            pipe.zadd(keys.OUTBOX_DUE, {job_id: now + delay})
+            await pipe.execute()
+            log.info("auto-reply failed (%s); retry in %d s", type(exc).__name__, delay)
+            continue
+        await redis.delete(keys.outbox_job(job_id))  # and with it the encrypted address
+        sent += 1
+    return sent
+
+
+def _send(relay: tuple[str, int], message: EmailMessage) -> None:
+    # The empty envelope sender (MAIL FROM:<>) means a bounce of this reply never comes back as mail.
+    with smtplib.SMTP(relay[0], relay[1], timeout=10) as client:
+        client.send_message(message, from_addr="")
+
+
+def tls_context(settings: Any) -> ssl.SSLContext | None:
+    if settings.smtp_tls_cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.smtp_tls_cert, settings.smtp_tls_key)
+    return context
+
+
+async def smtp_channel(services: Any) -> AsyncIterator[None]:
+    """cleanup_ctx: the SMTP server and the reply sender, in the service's loop."""
+    settings = services.settings
+    handler = ReportHandler(services)
+    context = tls_context(settings)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, data_size_limit=settings.smtp_max_bytes, enable_SMTPUTF8=True,
+                     hostname=settings.report_addresses[0].split("@", 1)[1], ident="frontdoor",
+                     tls_context=context, require_starttls=False, loop=loop),
+        host=settings.smtp_host, port=settings.smtp_port)
+    log.info("smtp listening on %s:%d", settings.smtp_host, settings.smtp_port)
+    sender = asyncio.create_task(_outbox_loop(services))
+    try:
+        yield
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        server.close()
+        await server.wait_closed()
+
+
+async def _outbox_loop(services: Any) -> None:
+    while True:
+        try:
+            await send_due_replies(services)
+        except UNAVAILABLE:
+            log.warning("reply outbox: redis unavailable")
+        except Exception:  # the outbox must keep running; the job stays due and is retried
+            log.exception("reply outbox failed")
+        await asyncio.sleep(OUTBOX_POLL_S)

@@ -1,0 +1,799 @@
+"""E-mail in, report fields out: reading an untrusted message without trusting any of it.
+
+The e-mail channel (`frontdoor.channels.email`) hands every message to `parse_mail` as
+aiosmtpd received it (`envelope.original_content`: bytes, lines ending in CRLF, dot-unstuffed,
+nothing added). Whatever those bytes are, the answer is a `ParsedMail` or a `MailRejected`
+carrying the SMTP reply; nothing else escapes, and the work is linear in the message size.
+
+Why it is built the way it is:
+- Header lines holding a bare CR or LF are refused before parsing: aiosmtpd 1.4.6 passes
+  them through, and Python's parser would read a header injected after one.
+- The stdlib parser runs with `policy.default` settings but raw header strings (header
+  objects cost ~1 ms a message and have crashed on hostile input), on a part class that stops
+  the parser nesting deeper than MAX_DEPTH, so no recursion grows with the input.
+- Attachments are counted from their headers only; their bodies are never decoded.
+- HTML is read by a small linear tokenizer: `html.parser` on Python 3.11 is quadratic on
+  inputs such as repeated "<!--", and a message must not be able to stall the event loop.
+- Neither ParsedMail nor anything made from it holds the sender's address: it is removed
+  from the subject, the text and the URLs here, where the headers naming it are at hand.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import hashlib
+import html as htmllib
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.policy import EmailPolicy
+from typing import Any, Final
+
+from . import urls
+from .dialog.i18n import LOCALES, choose_locale
+from .errors import FrontdoorError
+from .redaction import EMAIL_MARK, redact, region_for
+
+__all__ = ["EMPTY_DESCRIPTION", "MailRejected", "ParsedMail", "description", "parse_mail", "submission"]
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024  # the largest FRONTDOOR_SMTP_MAX_BYTES allows
+MAX_DEPTH: Final = 20                # MIME nesting read; deeper parts are one opaque part
+MAX_PARTS: Final = 200               # MIME parts read; leaves after these are counted as dropped
+MAX_PART_CHARS: Final = 512 * 1024   # of a text part's encoded body; the rest is not decoded
+MAX_BODY_CHARS: Final = 64 * 1024    # of body_text
+MAX_SUBJECT_CHARS: Final = 300
+MAX_URLS: Final = 20                 # the submission schema's limit
+MAX_URL_CANDIDATES: Final = 500      # strings tried as URLs; a wall of links is not 500 reports' worth
+MAX_ATTACHMENTS_FIELD: Final = 1000  # the submission schema's maximum for attachments_dropped
+MAX_DESCRIPTION_CHARS: Final = 4000
+EMPTY_DESCRIPTION: Final = "(e-mail with no text and no link)"
+NAME_MARK: Final = "[name removed]"
+
+# Header values as the parser may read them: Content-Type and Content-Disposition go through
+# email.message._parseparam, which is quadratic in the number of ";" inside quotes.
+_MAX_HEADER_CHARS: Final = 8 * 1024
+_MAX_PARAM_HEADER_CHARS: Final = 1024
+_MAX_PARAMS: Final = 16
+_MAX_MESSAGE_ID_CHARS: Final = 250
+# find_urls trims trailing ")" one at a time, recounting the URL each time: quadratic in a
+# token's length, so each candidate is looked for in a window a little longer than a URL can be.
+_URL_WINDOW_CHARS: Final = urls.MAX_URL_LENGTH + 64
+_INTERNAL_REPLY: Final = "554 5.6.0 The message could not be read"
+# The most a redaction mark outgrows what it replaces: "a@b" becomes "[email removed]".
+_MAX_REDACTION_GROWTH: Final = 5
+
+
+class MailRejected(FrontdoorError):
+    """The message cannot become a report; the SMTP server answers with `reply`."""
+
+    code = "mail_rejected"
+    status = 400
+
+    def __init__(self, smtp_code: int, reply: str) -> None:
+        super().__init__(reply)
+        self.smtp_code = smtp_code
+        self.reply = reply
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """What the channel needs from one e-mail; nothing in it names the sender."""
+
+    message_id: str | None
+    subject: str
+    body_text: str
+    urls: tuple[str, ...]
+    attachments_dropped: int
+    locale: str
+    category: str
+    automated: bool
+    reply_language_hint: str | None
+
+
+def parse_mail(raw: bytes, *, envelope_from: str | None) -> ParsedMail:
+    """`envelope_from` is the SMTP MAIL FROM ("<>" or "" for a bounce), None if unknown."""
+    raw = bytes(raw)
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise MailRejected(552, "552 5.3.4 Message too big")
+    _check_header_lines(raw)
+    try:
+        return _parse(raw, envelope_from)
+    except MemoryError:
+        raise MailRejected(451, "451 4.3.0 Temporarily unable to read the message; please try again later") from None
+    except Exception as exc:  # the stdlib parser on hostile input: never crash the server, answer instead
+        log.warning("e-mail could not be parsed: %s", type(exc).__name__)
+        raise MailRejected(554, _INTERNAL_REPLY) from None
+
+
+def description(mail: ParsedMail, *, max_chars: int = MAX_DESCRIPTION_CHARS) -> str | None:
+    """Subject and text for the report (not redacted here: build_report does that)."""
+    parts = [f"Subject: {mail.subject}" if mail.subject else "", mail.body_text.strip()]
+    text = "\n\n".join(p for p in parts if p)
+    return _cut(text, max_chars) if text else None
+
+
+def submission(mail: ParsedMail, *, country_hint: str | None = None,
+               default_region: str | None = None) -> dict[str, Any]:
+    """The fields for frontdoor.report.build_report; pass the `default_region` given to it too.
+
+    The description is cut so that it still fits the stored report's 4000 characters after
+    build_report's redaction, which depends on that region.
+
+    An e-mail with no text and no link still becomes a report (EMPTY_DESCRIPTION): the
+    attachments it carried are counted on it and the reporter gets the channel's reply, rather
+    than a bounce most people would not read.
+    """
+    country = (country_hint or "").strip().upper()
+    country_or_none = country if re.fullmatch(r"[A-Z]{2}", country) else None
+    text = description(mail)
+    if text is not None:
+        region = region_for(country_or_none, mail.locale) or region_for(default_region, None)  # as build_report
+        text = _fit_after_redaction(text, region)
+    elif not mail.urls:
+        text = EMPTY_DESCRIPTION
+    return {
+        "category": mail.category,
+        "urls": list(mail.urls),
+        "description": text,
+        "locale": mail.locale,
+        "attachments_dropped": min(mail.attachments_dropped, MAX_ATTACHMENTS_FIELD),
+        "where_seen": None,
+        "reporter_role": "unknown",
+        "reporter_country": country_or_none,
+        "child_in_immediate_danger": False,
+    }
+
+
+def _fit_after_redaction(text: str, region: str | None) -> str:
+    # Redaction marks can be longer than what they replace ("12345" -> "[phone removed]"), and
+    # the stored report allows 4000 characters too. Cutting moves what redaction finds near
+    # the end, hence the loop; the last resort fits even if every character grew.
+    for _ in range(4):
+        if len(text) * _MAX_REDACTION_GROWTH <= MAX_DESCRIPTION_CHARS:
+            return text
+        grown = len(redact(text, region=region))
+        if grown <= MAX_DESCRIPTION_CHARS:
+            return text
+        text = _cut(text, len(text) * MAX_DESCRIPTION_CHARS // grown - 10)
+    return _cut(text, MAX_DESCRIPTION_CHARS // _MAX_REDACTION_GROWTH)
+
+
+def _cut(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    return text[: max(max_chars - 1, 0)].rstrip() + "…"
+
+
+# --- the raw message -----------------------------------------------------------------
+
+_BARE_CR_OR_LF_RE: Final = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+
+
+def _check_header_lines(raw: bytes) -> None:
+    # aiosmtpd splits DATA on CRLF only, so every line it hands over ends in CRLF and a bare CR
+    # or LF can only be inside a line. Python's parser ends a header line at either, which would
+    # read a header a sending filter never saw. Such a line is refused, and so is a message
+    # written with bare-LF line ends (SMTP requires CRLF; aiosmtpd would not end its DATA anyway).
+    end = 0 if raw.startswith(b"\r\n") else raw.find(b"\r\n\r\n")
+    head = raw if end < 0 else raw[: end + 2]
+    if _BARE_CR_OR_LF_RE.search(head):
+        raise MailRejected(550, "550 5.6.0 Malformed header line (bare CR or LF); lines must end in CRLF")
+
+
+class _RawHeaderPolicy(EmailPolicy):
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if name.lower() in ("content-type", "content-disposition"):
+            value = value[:_MAX_PARAM_HEADER_CHARS]
+            if value.count(";") > _MAX_PARAMS:
+                value = ";".join(value.split(";", _MAX_PARAMS + 1)[: _MAX_PARAMS + 1])
+            return value
+        return value[:_MAX_HEADER_CHARS]
+
+
+class _Part(EmailMessage):
+    """A part that knows its depth: past MAX_DEPTH it claims to be opaque, so the parser reads
+    the rest of that subtree as one body instead of recursing into it."""
+
+    depth = 0
+
+    def attach(self, payload: Any) -> None:
+        if isinstance(payload, _Part):
+            payload.depth = self.depth + 1
+        super().attach(payload)
+
+    def get_content_type(self) -> str:
+        if self.depth > MAX_DEPTH:
+            return "application/octet-stream"
+        return super().get_content_type()
+
+
+_POLICY: Final = _RawHeaderPolicy(message_factory=_Part)
+
+
+@dataclass
+class _Reading:
+    parts: int = 0
+    dropped: int = 0
+    chars: int = 0
+    candidates: list[str] = field(default_factory=list)
+
+
+def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
+    msg = BytesParser(policy=_POLICY).parsebytes(raw)
+    headers = _index_headers(msg)
+    reading = _Reading()
+    subject = _clean_line(_header(headers, "subject") or "")
+    body = _tidy(_read(msg, reading))[:MAX_BODY_CHARS]
+
+    addresses, names = _sender_identity(headers, envelope_from)
+    subject = _cut(_remove_sender(subject, addresses, names), MAX_SUBJECT_CHARS)
+    body = _remove_sender(body, addresses, names)
+    prose = _URL_TOKEN_RE.sub(" ", f"{subject}\n{body}")
+
+    content_language = _clean_line(_header(headers, "content-language") or "")[:100] or None
+    return ParsedMail(
+        message_id=_message_id(headers.get("message-id")),
+        subject=subject,
+        body_text=body,
+        urls=_accepted_urls(_url_candidates(subject) + reading.candidates, addresses),
+        attachments_dropped=reading.dropped,
+        locale=_locale(content_language, _header(headers, "accept-language"), prose),
+        category=_category(prose),
+        automated=_automated(headers, msg.get_content_type(), envelope_from),
+        reply_language_hint=content_language,
+    )
+
+
+# --- headers -------------------------------------------------------------------------
+
+_ENCODED_WORD_RE: Final = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*+)\?=")
+_FOLD_RE: Final = re.compile(r"\r?\n(?=[ \t])")
+_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
+
+
+_WANTED_HEADERS: Final = frozenset({
+    "subject", "message-id", "from", "reply-to", "sender", "return-path", "content-language", "accept-language",
+    "auto-submitted", "precedence", "list-id", "list-unsubscribe", "list-post", "x-autoreply", "x-autorespond",
+    "x-failed-recipients",
+})
+_MAX_SAME_HEADER: Final = 5
+
+
+def _index_headers(msg: Message) -> dict[str, list[str]]:
+    """The headers read here, in one pass (Message.get scans all of them on every call)."""
+    index: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        key = name.strip().lower()
+        if key in _WANTED_HEADERS:
+            values = index.setdefault(key, [])
+            if len(values) < _MAX_SAME_HEADER:
+                values.append(str(value)[:_MAX_HEADER_CHARS])
+    return index
+
+
+def _header(headers: dict[str, list[str]], name: str) -> str | None:
+    values = headers.get(name)
+    return _header_text(values[0]) if values else None
+
+
+def _header_text(value: str) -> str:
+    if _SURROGATE_RE.search(value):  # raw 8-bit bytes: UTF-8 (RFC 6532) or a legacy charset
+        value = _decode_bytes(_raw_bytes(value), None)
+    return _decode_encoded_words(_FOLD_RE.sub("", value))
+
+
+def _decode_encoded_words(text: str) -> str:
+    """RFC 2047; adjacent words are joined before decoding (senders split characters across them)."""
+    out: list[str] = []
+    run: list[bytes] = []
+    run_charset: str | None = None
+    pos = 0
+    for m in _ENCODED_WORD_RE.finditer(text):
+        between = text[pos: m.start()]
+        charset = m.group(1).split("*", 1)[0].lower()
+        if run and (between.strip() or charset != run_charset):
+            out.append(_decode_bytes(b"".join(run), run_charset))
+            run = []
+        if not run and between:
+            out.append(between)
+        data = m.group(3).encode("utf-8", "replace")
+        run.append(_b64decode(data) if m.group(2) in "bB" else binascii.a2b_qp(data, header=True))
+        run_charset = charset
+        pos = m.end()
+    if run:
+        out.append(_decode_bytes(b"".join(run), run_charset))
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _message_id(values: list[str] | None) -> str | None:
+    if not values:
+        return None
+    text = values[0]
+    if _SURROGATE_RE.search(text):
+        text = _decode_bytes(_raw_bytes(text), None)
+    m = re.search(r"<([^<>]*)>", text)
+    core = re.sub(r"\s+", "", m.group(1) if m else text).strip("<>")
+    if not core:
+        return None
+    # It goes into the reply's In-Reply-To header: visible ASCII only, the rest %-escaped.
+    core = "".join(ch if "!" <= ch <= "~" and ch not in "<>%" else _percent(ch) for ch in core)
+    if len(core) > _MAX_MESSAGE_ID_CHARS:
+        core = core[:200] + "#" + hashlib.sha256(core.encode()).hexdigest()[:40]
+    return core
+
+
+def _percent(ch: str) -> str:
+    return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "replace"))
+
+
+_ADDRESS_RE: Final = re.compile(r"[^\s<>()\[\],;:\"@]{1,64}@[^\s<>()\[\],;:\"@]{1,255}")
+
+
+def _sender_identity(headers: dict[str, list[str]], envelope_from: str | None) -> tuple[list[str], list[str]]:
+    addresses: list[str] = []
+    names: list[str] = []
+    for header in ("from", "reply-to", "sender", "return-path"):
+        for value in headers.get(header, []):
+            text = _clean_line(_header_text(value))
+            addresses += _ADDRESS_RE.findall(text)[:5]
+            for entry in text.split(",")[:5]:
+                name = entry.partition("<")[0].strip().strip("\"' ")
+                if "@" not in name and len(name) >= 4 and any(ch.isalpha() for ch in name):
+                    names.append(name)
+    if envelope_from:
+        addresses += _ADDRESS_RE.findall(envelope_from)[:1]
+    addresses = sorted({a.rstrip(".").lower() for a in addresses if a.rstrip(".")}, key=len, reverse=True)
+    return addresses, sorted(set(names), key=len, reverse=True)
+
+
+def _remove_sender(text: str, addresses: list[str], names: list[str]) -> str:
+    lowered = text.lower()
+    variants = [v for a in addresses for v in (a, a.replace("@", "%40")) if v in lowered]
+    if variants:
+        text = re.sub("|".join(re.escape(v) for v in variants), EMAIL_MARK, text, flags=re.IGNORECASE)
+    names = [n for n in names if n.lower() in lowered]
+    if names:
+        pattern = r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)"
+        text = re.sub(pattern, NAME_MARK, text, flags=re.IGNORECASE)
+    return text
+
+
+def _automated(headers: dict[str, list[str]], content_type: str, envelope_from: str | None) -> bool:
+    """An auto-reply, bounce or list message: the channel must never answer it (RFC 3834)."""
+    auto_submitted = (_header(headers, "auto-submitted") or "").partition(";")[0].strip().lower()
+    if auto_submitted and auto_submitted != "no":
+        return True
+    if (_header(headers, "precedence") or "").strip().lower() in ("bulk", "list", "junk", "auto_reply"):
+        return True
+    if any(name in headers for name in ("list-id", "list-unsubscribe", "list-post", "x-autoreply",
+                                        "x-autorespond", "x-failed-recipients")):
+        return True
+    return_path = _header(headers, "return-path")  # written by a relay in front of us, if any
+    if any(path is not None and path.strip() in ("", "<>") for path in (envelope_from, return_path)):
+        return True
+    sender = (_header(headers, "from") or "").lower()
+    return "mailer-daemon@" in sender or content_type == "multipart/report"
+
+
+# --- MIME parts ----------------------------------------------------------------------
+
+_READABLE: Final = ("text/plain", "text/html")
+
+
+def _read(part: Message, reading: _Reading) -> str:
+    """The readable text of a part and what it holds; counts what it drops."""
+    reading.parts += 1
+    if reading.parts > MAX_PARTS:
+        reading.dropped += _leaves(part)
+        return ""
+    try:
+        ctype = part.get_content_type()
+        attachment = _is_attachment(part, ctype)
+    except Exception:  # a header the stdlib cannot read: the part stays unopened
+        reading.dropped += 1
+        return ""
+    payload = _payload(part)
+    if isinstance(payload, list) and not (attachment and ctype.startswith("message/")):
+        if ctype.startswith("message/") and ctype not in ("message/rfc822", "message/global"):
+            reading.dropped += 1  # delivery-status and the like: no text a reporter wrote
+            return ""
+        texts = [(child, _read(child, reading)) for child in payload if isinstance(child, Message)]
+        if ctype == "multipart/alternative":
+            return _best_alternative(texts)
+        return "\n\n".join(t for _, t in texts if t.strip())
+    if attachment or ctype not in _READABLE or not isinstance(payload, str):
+        reading.dropped += 1
+        return ""
+    if reading.chars >= MAX_BODY_CHARS:
+        return ""
+    text = _decode_bytes(_transfer_decode(part, payload), _charset(part), cut=len(payload) > MAX_PART_CHARS)
+    if ctype == "text/html":
+        text, hrefs = _html_to_text(text, MAX_BODY_CHARS - reading.chars)
+        reading.candidates += hrefs
+    text = _clean(text)[: MAX_BODY_CHARS - reading.chars]
+    reading.chars += len(text)
+    if len(reading.candidates) < MAX_URL_CANDIDATES:
+        reading.candidates += _url_candidates(text)
+    return text
+
+
+def _leaves(part: Message) -> int:
+    count, stack = 0, [part]
+    while stack:
+        payload = _payload(stack.pop())
+        if isinstance(payload, list):
+            stack += [p for p in payload if isinstance(p, Message)]
+        else:
+            count += 1
+    return count
+
+
+def _payload(part: Message) -> Any:
+    # Not get_payload(): for a body with 8-bit bytes it decodes all of it with the declared
+    # charset, which is the sender's choice (a tuple there raises; punycode takes minutes).
+    return getattr(part, "_payload", None)
+
+
+def _best_alternative(texts: list[tuple[Message, str]]) -> str:
+    # Plain text is what the sender typed; HTML is the fallback (RFC 2046 orders by richness).
+    for child, text in texts:
+        if text.strip() and child.get_content_type() == "text/plain":
+            return text
+    return next((t for _, t in texts if t.strip()), "")
+
+
+def _is_attachment(part: Message, ctype: str) -> bool:
+    disposition = (part.get_content_disposition() or "").lower()
+    if disposition == "attachment":
+        return True
+    params = {k.lower() for k, _ in part.get_params([], header="content-disposition")[1:]}
+    params |= {k.lower() for k, _ in part.get_params([], header="content-type")[1:]}
+    return bool(params & {"filename", "filename*", "name", "name*"}) and not ctype.startswith("multipart/")
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:  # a mangled RFC 2231 charset parameter: decide from the bytes
+        return None
+
+
+def _transfer_decode(part: Message, payload: str) -> bytes:
+    data = _raw_bytes(payload[:MAX_PART_CHARS])
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if cte == "base64":
+        return _b64decode(data)
+    if cte == "quoted-printable":
+        return binascii.a2b_qp(data)
+    return data
+
+
+def _raw_bytes(text: str) -> bytes:
+    """The bytes BytesParser read (it keeps 8-bit bytes as surrogate escapes)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte stands for; BytesParser makes none
+        return text.encode("utf-8", "replace")
+
+
+def _b64decode(data: bytes) -> bytes:
+    """Whatever base64 there is: invalid characters and padding ignored, a stray last one dropped."""
+    clean = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+    rest = len(clean) % 4
+    clean = clean[:-1] if rest == 1 else clean + b"=" * ((4 - rest) % 4)
+    return binascii.a2b_base64(clean)
+
+
+# --- charsets ------------------------------------------------------------------------
+
+_CHARSET_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+\-]{0,39}")
+# Text codecs no mail is written in: punycode (and so idna) decodes in quadratic time, and
+# the escape codecs would turn "\u202e" typed as text into the character.
+_REFUSED_CODECS: Final = frozenset({"punycode", "idna", "undefined", "unicode-escape", "raw-unicode-escape"})
+_WESTERN_8BIT: Final = frozenset({"ascii", "iso8859-1", "iso8859-15", "cp1252", "latin-1"})
+
+
+def _codec(charset: str | None) -> str | None:
+    if not charset or not _CHARSET_NAME_RE.fullmatch(charset):
+        return None
+    try:
+        name = codecs.lookup(charset).name
+    except LookupError:
+        return None
+    return None if name.replace("_", "-") in _REFUSED_CODECS else name
+
+
+def _decode_bytes(data: bytes, charset: str | None, *, cut: bool = False) -> str:
+    """Declared charset, else UTF-8, else Windows-1252/Latin-1: never raises.
+
+    UTF-8 is tried first when a Western 8-bit charset is declared for non-ASCII bytes: mail
+    mislabelled that way is common, and cp1252 text is almost never valid UTF-8. `cut`: the
+    bytes were cut short here, so a character broken at the very end is dropped, not a reason
+    to fall back.
+    """
+    declared = _codec(charset)
+    order = [declared, "utf-8"]
+    if declared in _WESTERN_8BIT and not data.isascii():
+        order = ["utf-8", declared]
+    for name in [*order, "cp1252"]:
+        if name is None:
+            continue
+        try:
+            return data.decode(name)
+        except UnicodeDecodeError as exc:
+            if cut and exc.end == len(data) and exc.start >= len(data) - 4:
+                try:
+                    return data[: exc.start].decode(name)
+                except (UnicodeError, LookupError):
+                    continue
+        except (UnicodeError, LookupError):  # LookupError: a codec that is not a text encoding
+            continue
+    return data.decode("latin-1")
+
+
+# --- HTML ----------------------------------------------------------------------------
+
+_BLOCK_TAGS: Final = frozenset(
+    "address article aside blockquote br center dd div dl dt fieldset figcaption figure footer form "
+    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody thead tfoot tr ul".split()
+)
+_SKIPPED: Final = {name: re.compile(rf"</{name}[\s/>]", re.IGNORECASE)
+                   for name in ("script", "style", "title", "template", "noembed", "noframes", "xmp", "iframe", "svg")}
+_TAG_NAME_RE: Final = re.compile(r"<(/?)([A-Za-z][^\s/>\x00]*+)")
+_GT_OR_EQ_RE: Final = re.compile(r"[>=]")
+_SPACES_RE: Final = re.compile(r"[ \t\n\r\f]*+")
+_HREF_RE: Final = re.compile(r"""[\s/"']href[ \t\n\r\f]*+=[ \t\n\r\f]*+(?:"([^"]*+)"|'([^']*+)'|([^\s>]++))""", re.IGNORECASE)
+_HTML_SPACE_RE: Final = re.compile(r"[ \t\n\r\f]+")
+
+
+def _html_to_text(markup: str, limit: int) -> tuple[str, list[str]]:
+    """Visible text with link targets after their label, and the http(s) link targets.
+
+    Linear by construction: every search starts where the previous one ended. Script, style
+    and similar contents are dropped; images are ignored; nothing is fetched.
+    """
+    out: list[str] = []
+    hrefs: list[str] = []
+    link: tuple[str, int] | None = None  # the open <a>'s target, and where its label starts in out
+    size = pre = i = 0
+    n = len(markup)
+    while i < n and size < limit:
+        lt = markup.find("<", i)
+        lt = n if lt < 0 else lt
+        if lt > i:
+            chunk = htmllib.unescape(markup[i:lt])
+            chunk = chunk if pre else _HTML_SPACE_RE.sub(" ", chunk)
+            out.append(chunk)
+            size += len(chunk)
+        if lt >= n:
+            break
+        if markup.startswith("<!--", lt):
+            end = markup.find("-->", lt + 4)
+            i = n if end < 0 else end + 3
+            continue
+        m = _TAG_NAME_RE.match(markup, lt)
+        if m is None:
+            if markup.startswith(("<!", "<?", "</"), lt):  # doctype, CDATA, bogus comment
+                end = markup.find(">", lt + 2)
+                i = n if end < 0 else end + 1
+            else:
+                out.append("<")
+                size += 1
+                i = lt + 1
+            continue
+        end = _tag_end(markup, m.end())
+        if end < 0:
+            break  # the input ends inside a tag: a browser shows nothing after it either
+        closing, name = m.group(1) == "/", m.group(2).lower()
+        i = end + 1
+        if name in ("a", "area"):
+            if link is not None:
+                size += _close_link(out, link)
+                link = None
+            href = None if closing else _href(markup[lt: end + 1])
+            if href is not None:
+                hrefs.append(href)
+                link = (href, len(out))
+                if name == "area":
+                    size += _close_link(out, link)
+                    link = None
+        elif name in ("td", "th") and not closing:
+            out.append(" ")
+        elif name in _BLOCK_TAGS:
+            if not (closing and name in ("li", "tr")):  # a row or an item: one line, not a paragraph
+                out.append("\n- " if name == "li" else "\n")
+            pre = max(pre + (-1 if closing else 1), 0) if name == "pre" else pre
+        elif name in _SKIPPED and not closing:
+            close = _SKIPPED[name].search(markup, i)
+            i = n if close is None else close.start()
+    if link is not None:
+        _close_link(out, link)
+    text = re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(out))
+    return (text if pre else re.sub(" {2,}", " ", text)), hrefs
+
+
+def _tag_end(markup: str, pos: int) -> int:
+    """Where the tag whose name ends at `pos` closes (its ">"), quoted values skipped; -1 if never."""
+    n = len(markup)
+    while True:
+        m = _GT_OR_EQ_RE.search(markup, pos)
+        if m is None:
+            return -1
+        if markup[m.start()] == ">":
+            return m.start()
+        pos = _SPACES_RE.match(markup, m.end()).end()  # type: ignore[union-attr]  # matches empty
+        if pos < n and markup[pos] in "\"'":
+            close = markup.find(markup[pos], pos + 1)
+            if close < 0:
+                return -1
+            pos = close + 1
+
+
+def _href(tag: str) -> str | None:
+    m = _HREF_RE.search(tag)
+    if m is None:
+        return None
+    value = htmllib.unescape(next(g for g in m.groups() if g is not None))
+    value = re.sub(r"[\t\n\r]", "", value).strip()
+    return value if re.match(r"https?://", value, re.IGNORECASE) else None
+
+
+def _close_link(out: list[str], link: tuple[str, int]) -> int:
+    """Put the link's target after its label unless the label shows it; returns what was added."""
+    href, start = link
+    label = "".join(out[start:]).strip()
+    shown = href.replace(" ", "%20")
+    bare = href.split("://", 1)[-1].rstrip("/")
+    if not label:
+        out.append(f" {shown} ")
+    elif href.rstrip("/") not in label and bare not in label:
+        out.append(f" ({shown})")
+    else:
+        return 0
+    return len(out[-1])
+
+
+# --- URLs, language, category --------------------------------------------------------
+
+_URL_START_RE: Final = re.compile(r"https?://", re.IGNORECASE)
+_URL_TOKEN_RE: Final = re.compile(r"https?://\S*", re.IGNORECASE)
+
+
+def _url_candidates(text: str) -> list[str]:
+    found: list[str] = []
+    pos = 0
+    for m in _URL_START_RE.finditer(text):
+        if m.start() < pos:
+            continue
+        window = text[m.start(): m.start() + _URL_WINDOW_CHARS].split(None, 1)[0]
+        hits = urls.find_urls(window)
+        if hits:
+            found.append(hits[0])
+            pos = m.start() + len(hits[0])
+        if len(found) >= MAX_URL_CANDIDATES:
+            break
+    return found
+
+
+def _accepted_urls(candidates: list[str], addresses: list[str]) -> tuple[str, ...]:
+    accepted: list[str] = []
+    seen: set[str] = set()
+    for candidate in dict.fromkeys(candidates[:MAX_URL_CANDIDATES]):
+        lowered = candidate.lower()
+        if any(a in lowered or a.replace("@", "%40") in lowered for a in addresses):
+            continue  # a link carrying the sender's address (an unsubscribe link, say) would store it
+        try:
+            url = urls.parse(candidate)
+        except urls.UrlError:
+            continue
+        if url.normalized not in seen:
+            seen.add(url.normalized)
+            accepted.append(url.original)
+            if len(accepted) >= MAX_URLS:
+                break
+    return tuple(accepted)
+
+
+# Words frequent in one shipped language and rare in the other two.
+_STOPWORDS: Final = {
+    "en": frozenset("the and is are this that with have has were you your please there what which would could "
+                    "about from found been they their because someone saw of to my it i for not but he she him "
+                    "we who when where how if or".split()),
+    "de": frozenset("der die das und ist nicht ich sie es ein eine einen mit auf für von zu den dem bitte habe "
+                    "hat wurde diese dieser dieses seite auch aber wie mein meine mich mir wir uns gefunden über "
+                    "oder wenn weil kind kinder hallo danke".split()),
+    "fr": frozenset("le la les et est une un des du de je il elle nous vous pas ne que qui dans pour sur avec ce "
+                    "cette mon ma mes bonjour merci j'ai c'est trouvé enfant enfants été au aux par sont très "
+                    "mais ou où en".split()),
+}
+_PUNCTUATION: Final = ".,;:!?()[]{}\"'«»“”„‚‹›-–—…*/"
+_MAX_GUESS_CHARS: Final = 4 * 1024  # a language shows in its first paragraphs
+
+
+def _locale(content_language: str | None, accept_language: str | None, prose: str) -> str:
+    for hint in (content_language, accept_language):
+        named = {re.split(r"[-_;\s]", part.strip().lower(), maxsplit=1)[0] for part in (hint or "").split(",")}
+        if named & set(LOCALES):
+            return choose_locale(hint)
+    seen: Counter[str] = Counter()
+    for token, n in Counter(prose[:_MAX_GUESS_CHARS].lower().replace("\u2019", "'").split()).items():
+        seen[token.strip(_PUNCTUATION)] += n
+    counts = {lang: sum(n for word, n in seen.items() if word in words) for lang, words in _STOPWORDS.items()}
+    ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
+    (best, top), (_, second) = ranked[0], ranked[1]
+    return best if top >= 2 and top >= 2 * second else "en"
+
+
+# Phrases that clearly name a category, in each shipped language. German stems have no
+# leading word boundary because German joins words ("Kindesmissbrauch", "Cybergrooming").
+_CATEGORY_PATTERNS: Final = {
+    "csam": (r"\bchild (?:sexual )?abuse (?:material|images?|videos?|content|imagery)|\bchild sexual abuse"
+             r"|\bchild porn|\bcsam\b|\bsexual abuse of (?:a )?(?:child|children|minors?)\b"
+             r"|\bindecent (?:images?|photos?|videos?) of (?:a )?(?:child|children)\b"
+             r"|(?<!daten)missbrauch|kinderporno"
+             r"|p[ée]docriminel|p[ée]dopornograph|pornographie (?:infantile|juv[ée]nile)"
+             r"|abus sexuels? (?:sur|d'|de) (?:un |une |des |l')?(?:enfant|mineur)"),
+    "grooming": r"(?<!dog )(?<!pet )(?<!hair )grooming|\bgroomer|p[ée]dopi[ée]geage",
+    "sextortion": (r"sextortion|\bsexual extortion|\bsextort|\bthreaten(?:ed|ing|s)? to (?:share|post|send|publish|leak)"
+                   r"|\bblackmail|erpress|sextorsion|\bchantage|\bmena(?:ce|cé|cée|cent|çait) de (?:publier|diffuser|partager|envoyer)"),
+    "self_generated": (r"\bnude selfies?\b|\bnudes? of (?:me|myself)\b|\bmy nudes\b|\bself[- ]generated\b"
+                       r"|\bnaked (?:pictures?|photos?|pics?) of (?:me|myself)\b"
+                       r"|nacktselfie|nackt(?:bilder|fotos|bild|foto) von mir"
+                       r"|\bselfies? nue?s?\b|\bphotos? de moi nue?s?\b|\bmes nudes\b"),
+    "trafficking": (r"(?<!drug )(?<!drugs )\btraffick(?:ing|ed|er|ers)\b|\bchild(?:ren)? for sale\b"
+                    r"|menschenhandel|kinderhandel"
+                    r"|\btraite (?:des |d')(?:[êe]tres humains|enfants)|\btrafic d'(?:enfants|[êe]tres humains)"),
+}
+_CATEGORY_RES: Final = {name: re.compile(p) for name, p in _CATEGORY_PATTERNS.items()}
+# Substrings every phrase of a category contains: most e-mails name no category, and testing
+# these first is ~100 times faster than running the patterns (which have no literal prefix).
+_CATEGORY_TRIGGERS: Final = {
+    "csam": ("child", "csam", "missbrauch", "kinderporno", "docriminel", "dopornograph", "pornographie", "abus",
+             "indecent"),
+    "grooming": ("groom", "piégeage", "piegeage"),
+    "sextortion": ("sextor", "extortion", "threaten", "blackmail", "erpress", "chantage", "mena"),
+    "self_generated": ("nude", "self", "naked", "nackt", "de moi"),
+    "trafficking": ("traffick", "for sale", "handel", "traite", "trafic"),
+}
+
+
+def _category(prose: str) -> str:
+    """The one category the text clearly names; "other" when none does, or more than one."""
+    text = prose.lower().replace("\u2019", "'")
+    named = [name for name, pattern in _CATEGORY_RES.items()
+             if any(t in text for t in _CATEGORY_TRIGGERS[name]) and pattern.search(text)]
+    return named[0] if len(named) == 1 else "other"
+
+
+# --- cleaning text -------------------------------------------------------------------
+
+# Controls (tab and newline kept), and the bidi overrides that can make an analyst's screen
+# show text in another order than it is stored.
+_UNSAFE_RE: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+_NEWLINE_RE: Final = re.compile("\r\n|[\r\u2028\u2029\x85]")
+
+
+def _clean(text: str) -> str:
+    """Safe to store: no lone surrogates (Redis writes encode UTF-8), no control characters."""
+    if not text.isascii():
+        text = _NEWLINE_RE.sub("\n", _SURROGATE_RE.sub("\ufffd", text))
+    elif "\r" in text:
+        text = _NEWLINE_RE.sub("\n", text)
+    return _UNSAFE_RE.sub("", text)
+
+
+def _clean_line(text: str) -> str:
+    return re.sub(r"\s+", " ", _clean(text)).strip()
+
+
+def _tidy(text: str) -> str:
+    if " \n" in text or "\t\n" in text:
+        text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip() if "\n\n\n" in text else text.strip()

@@ -36,7 +36,7 @@ from typing import Any, Final
 from . import urls
 from .dialog.i18n import LOCALES, choose_locale
 from .errors import FrontdoorError
-from .redaction import EMAIL_MARK, redact, region_for
+from .redaction import EMAIL_MARK
 
 __all__ = ["EMPTY_DESCRIPTION", "MailRejected", "ParsedMail", "description", "parse_mail", "submission"]
 
@@ -65,8 +65,6 @@ _MAX_MESSAGE_ID_CHARS: Final = 250
 # token's length, so each candidate is looked for in a window a little longer than a URL can be.
 _URL_WINDOW_CHARS: Final = urls.MAX_URL_LENGTH + 64
 _INTERNAL_REPLY: Final = "554 5.6.0 The message could not be read"
-# The most a redaction mark outgrows what it replaces: "a@b" becomes "[email removed]".
-_MAX_REDACTION_GROWTH: Final = 5
 
 
 class MailRejected(FrontdoorError):
@@ -122,8 +120,8 @@ def submission(mail: ParsedMail, *, country_hint: str | None = None,
                default_region: str | None = None) -> dict[str, Any]:
     """The fields for frontdoor.report.build_report; pass the `default_region` given to it too.
 
-    The description is cut so that it still fits the stored report's 4000 characters after
-    build_report's redaction, which depends on that region.
+    `default_region` is accepted for callers that pass build_report's; build_report itself keeps
+    the redacted description within the stored report's 4000 characters.
 
     An e-mail with no text and no link still becomes a report (EMPTY_DESCRIPTION): the
     attachments it carried are counted on it and the reporter gets the channel's reply, rather
@@ -131,11 +129,8 @@ def submission(mail: ParsedMail, *, country_hint: str | None = None,
     """
     country = (country_hint or "").strip().upper()
     country_or_none = country if re.fullmatch(r"[A-Z]{2}", country) else None
-    text = description(mail)
-    if text is not None:
-        region = region_for(country_or_none, mail.locale) or region_for(default_region, None)  # as build_report
-        text = _fit_after_redaction(text, region)
-    elif not mail.urls:
+    text = description(mail)  # at most 4000 characters; build_report cuts again after its redaction
+    if text is None and not mail.urls:
         text = EMPTY_DESCRIPTION
     return {
         "category": mail.category,
@@ -148,20 +143,6 @@ def submission(mail: ParsedMail, *, country_hint: str | None = None,
         "reporter_country": country_or_none,
         "child_in_immediate_danger": False,
     }
-
-
-def _fit_after_redaction(text: str, region: str | None) -> str:
-    # Redaction marks can be longer than what they replace ("12345" -> "[phone removed]"), and
-    # the stored report allows 4000 characters too. Cutting moves what redaction finds near
-    # the end, hence the loop; the last resort fits even if every character grew.
-    for _ in range(4):
-        if len(text) * _MAX_REDACTION_GROWTH <= MAX_DESCRIPTION_CHARS:
-            return text
-        grown = len(redact(text, region=region))
-        if grown <= MAX_DESCRIPTION_CHARS:
-            return text
-        text = _cut(text, len(text) * MAX_DESCRIPTION_CHARS // grown - 10)
-    return _cut(text, MAX_DESCRIPTION_CHARS // _MAX_REDACTION_GROWTH)
 
 
 def _cut(text: str, max_chars: int) -> str:

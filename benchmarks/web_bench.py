@@ -102,7 +102,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 def bench_settings(data_dir: Path) -> Any:
     """Defaults, a fixed secret, and rate limits raised out of the way: every simulated reporter
     comes from 127.0.0.1, so the default 10 conversations and 60 messages a minute would stop the run.
-    The limiter still does its round trip on every request."""
+    The limiter still counts every request in Redis (its INCR+EXPIRE rides in the conversation's write)."""
     from frontdoor.settings import Settings
 
     settings = Settings(data_dir=data_dir, secret_key=SECRET, hotline_name="Benchmark Hotline")
@@ -748,8 +748,8 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
                    "this script started (no persistence).",
         "settings": "Settings defaults with a fixed secret, and the rate limits raised with dataclasses.replace(settings, "
                     "rate_conversations_per_min=10**6, rate_messages_per_min=10**6): every simulated reporter comes from "
-                    "127.0.0.1, so the default limits would refuse the run. The limiter still makes its round trip "
-                    "(a pipeline of INCR and EXPIRE) on every request.",
+                    "127.0.0.1, so the default limits would refuse the run. The limiter still counts every request in "
+                    "Redis (INCR and EXPIRE, in the pipeline that writes the conversation).",
         "load": "one aiohttp.ClientSession per phase (TCPConnector limit = concurrency, keep-alive) in this process, "
                 "`concurrency` reporter tasks. A reporter POSTs /api/v1/conversations {\"locale\": \"en\"}, then the ten "
                 "messages of the main report path (payloads report, csam; text https://example.com/bench/<unique>; payloads "
@@ -775,9 +775,11 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
                       "it, the baseline was held back by the load generator and the throughput ratio flatters the app; "
                       "server_cpu_per_request_baseline_vs_turn is then the client-independent comparison.",
         "redis_commands": "total_commands_processed delta / requests: a pipeline's commands count one by one, and so do "
-                          "the commands the queue's submit script runs. Round trips: an ordinary message turn makes 3 (the "
-                          "rate limiter's INCRBY+EXPIRE pipeline, the conversation's MGET, its SET+SET pipeline), the "
-                          "start 2, the submitting turn 4 (plus the submit script); a baseline request 1.",
+                          "the commands the queue's submit script and the conversation's commit script run. Round trips: "
+                          "an ordinary message turn makes 1 (a pipeline of the rate limiter's INCR+EXPIRE and the "
+                          "conversation's commit script, the state coming from the process's cache), the start 1 (INCR+"
+                          "EXPIRE, SET, SET), the submitting turn 3 (an MGET checking the cached state, the submit "
+                          "script, the commit pipeline); a baseline request 1.",
         "cpu_pinning": "server under test alone on one CPU; redis-server and the load generator on the other (null: "
                        "left to the scheduler). The same placement for the app and the baseline.",
         "rounds": f"each level runs `rounds` times (app, then baseline); the median round by turn_throughput_vs_baseline "

@@ -8,7 +8,6 @@ pseudonym table) says nothing about another (the contact encryption key).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import secrets
@@ -50,6 +49,7 @@ class Keyring:
         self._pseudonym_key = self._derive(secret, b"frontdoor pseudonyms v1")
         self._token_key = self._derive(secret, b"frontdoor analyst tokens v1")
         self._fernet = Fernet(base64.urlsafe_b64encode(self._derive(secret, b"frontdoor contact v1")))
+        self._day_keys: dict[tuple[str, str], bytes] = {}
 
     def __repr__(self) -> str:
         return "Keyring(<secret>)"
@@ -62,20 +62,28 @@ class Keyring:
         """A keyed, stable stand-in for a sender id (or a client address): never reversible without the secret."""
         if not parts or any(not p for p in parts):
             raise ValueError("every part of a pseudonym must be non-empty")
-        digest = hmac.new(self._pseudonym_key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._pseudonym_key, "\x1f".join(parts).encode(), "sha256")
         return base64.b32encode(digest[:20]).decode().rstrip("=").lower()
 
     def daily_pseudonym(self, purpose: str, value: str, day: str) -> str:
         """A pseudonym under a key that changes every day: yesterday's values cannot be linked to
         today's, so a rate-limit key says nothing about a client beyond one day."""
-        day_key = hmac.new(self._pseudonym_key, f"{purpose}\x1f{day}".encode(), hashlib.sha256).digest()
-        digest = hmac.new(day_key, value.encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._day_key(purpose, day), value.encode(), "sha256")
         return base64.b32encode(digest[:15]).decode().lower()
+
+    def _day_key(self, purpose: str, day: str) -> bytes:
+        """Derived once per purpose and day (the rate limiter asks on every request); yesterday's is dropped."""
+        key = self._day_keys.get((purpose, day))
+        if key is None:
+            if len(self._day_keys) >= 8:
+                self._day_keys.clear()
+            key = self._day_keys[(purpose, day)] = hmac.digest(self._pseudonym_key, f"{purpose}\x1f{day}".encode(), "sha256")
+        return key
 
     def token_digest(self, token: str) -> str:
         """Analyst tokens are 256-bit random, so a keyed SHA-256 is the right hash: a slow
         password hash (argon2) would only add latency to every analyst request."""
-        return hmac.new(self._token_key, token.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._token_key, token.encode(), "sha256").hex()
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

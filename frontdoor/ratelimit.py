@@ -6,15 +6,15 @@ Nothing here can be turned back into an address, and nothing links one day's cou
 
 Two ways to count a request:
 
-- `hit` counts it in Redis (INCR+EXPIRE, one round trip) and then decides: new conversations
-  and form reports, where a round trip more does not matter.
-- `admit` is for chat messages, which should not pay a round trip of their own. This process
-  remembers, per counter (client pseudonym, kind, minute), the highest count Redis answered it and
-  the requests it admitted whose count Redis has not confirmed yet. While those add up to less than
-  the limit, a request is admitted at once, and its INCR+EXPIRE (a `Charge`) rides to Redis in the
-  pipeline that saves the turn. At the limit, the request is counted now and refused only if Redis's
-  count, plus what is still unconfirmed here, is over it (so a counter that was reset lets the
-  client through again).
+- `hit` counts it in Redis (INCR+EXPIRE, one round trip) and then decides: form reports, where
+  a round trip more does not matter.
+- `admit` is for the chat's conversations and messages, which should not pay a round trip of their
+  own. This process remembers, per counter (client pseudonym, kind, minute), the highest count
+  Redis answered it and the requests it admitted whose count Redis has not confirmed yet. While
+  those add up to less than the limit, a request is admitted at once, and its INCR+EXPIRE (a
+  `Charge`) rides to Redis in the pipeline that writes the conversation. At the limit, the request
+  is counted now and refused only if Redis's count, plus what is still unconfirmed here, is over
+  it (so a counter that was reset lets the client through again).
 
 The bound: one process alone never admits more than the limit, however many requests a client sends
 at once. Processes sharing a client learn its count with every request they serve, so each admits at
@@ -86,7 +86,7 @@ class RateLimiter:
         self.limits = limits_per_min
         self._known: dict[str, int] = {}  # counter key -> the highest count Redis answered this process
         self._pending: dict[str, int] = {}  # counter key -> requests admitted whose count is unconfirmed
-        self._minute = 0
+        self._minute, self._day = 0, ""
 
     async def hit(self, kind: str, address: str, *, now: float | None = None) -> Verdict:
         """Count one request of `kind` from `address`; one Redis round trip."""
@@ -117,9 +117,8 @@ class RateLimiter:
         if minute != self._minute or len(self._known) + len(self._pending) >= MEMORY_ENTRIES:
             self._known.clear()  # past minutes' counters are of no use
             self._pending.clear()
-            self._minute = minute
-        day = time.strftime("%Y-%m-%d", time.gmtime(now))
-        return keys.rate(self.keyring.daily_pseudonym("ratelimit", address, day), kind, minute)
+            self._minute, self._day = minute, time.strftime("%Y-%m-%d", time.gmtime(minute * 60))
+        return keys.rate(self.keyring.daily_pseudonym("ratelimit", address, self._day), kind, minute)
 
     def _confirmed(self, key: str, count: int) -> None:
         """A charge's INCR answered `count` (0: its pipeline failed, the count is unknown)."""

@@ -258,6 +258,17 @@ async def test_lone_surrogate_escape_is_400_not_500(api, raw):
     await assert_error(resp, 400)
 
 
+@pytest.mark.parametrize("raw", [
+    pytest.param('{"category": "other", "description": "x\ud800y"}'.encode("utf-8", "surrogatepass"), id="utf-8-bytes"),
+    pytest.param('{"category": "other", "description": "x\ud800y"}'.encode("utf-16-le", "surrogatepass"), id="utf-16"),
+    pytest.param('{"category": "other", "description": "x\ud800y"}'.encode("utf-32-be", "surrogatepass"), id="utf-32"),
+])
+async def test_lone_surrogate_bytes_are_400_not_500(api, raw):
+    # json.loads reads bytes with "surrogatepass", and UTF-16/32 too: a lone surrogate needs no \u escape.
+    resp = await api.post("/api/v1/reports", data=raw, headers=JSON)
+    await assert_error(resp, 400)
+
+
 # Random JSON: the reporting endpoint answers 201 or a JSON 4xx, never a 5xx.
 # Text avoids "." so no generated string can name a real host.
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="."), max_size=40)

@@ -373,6 +373,30 @@ async def test_app_on_the_cluster_takes_a_report_and_hands_out_its_cases(aiohttp
     assert figures["totals"]["reports"] == 1 and figures["totals"]["cases"] == SHARDS
 
 
+async def test_a_web_conversation_served_by_two_apps_on_the_cluster(aiohttp_client, settings, cluster_redis, redis_cluster):
+    """Two app processes, each with its own conversation cache, take turns on one chat: the commit
+    script (one slot per conversation) and the rate-limit counts riding in its pipeline (another slot,
+    often another node) work on a cluster, and every stale cache is caught and the turn computed again."""
+    from frontdoor.api.app import create_app
+
+    cluster_settings = dataclasses.replace(settings, queue_shards=SHARDS)
+    apps = [await aiohttp_client(create_app(cluster_settings, redis_cluster.url, housekeeping=False)) for _ in range(2)]
+    started = await apps[0].post("/api/v1/conversations", json={"locale": "en"})
+    assert started.status == 201
+    token = (await started.json())["conversation"]
+    path = ["report", "csam", one_per_shard("chat")[0], "website", "skip", "no", "other_adult", "skip", "skip", "send"]
+    for i, answer in enumerate(path):
+        r = await apps[(i + 1) % 2].post(f"/api/v1/conversations/{token}/messages", json={"payload": answer})
+        assert r.status == 200, await r.text()
+    body = await r.json()
+    assert body["state"] == "submitted"
+    assert await receipt_status(apps[0], body["receipt"]) == "received"
+    counters = [k async for k in cluster_redis.scan_iter("fd:{rl:*")]
+    assert counters
+    for counter in counters:
+        assert 0 < await cluster_redis.ttl(counter) <= 120
+
+
 def test_cli_manages_analysts_and_reads_stats_on_the_cluster(tmp_path: Path, redis_cluster, cluster_redis):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
     env.update(FRONTDOOR_REDIS_URL=redis_cluster.url, FRONTDOOR_QUEUE_SHARDS=str(SHARDS), FRONTDOOR_DATA_DIR=str(tmp_path))

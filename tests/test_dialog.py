@@ -265,3 +265,111 @@ async def test_a_corrupt_state_starts_over(dialog, key, redis, keyring):
 
 def test_good_answers_cover_every_slot() -> None:
     assert set(GOOD) == set(form.SLOTS)
+
+
+# -- the conversation cache: several processes, one conversation ---------------------------------
+
+
+def _sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of commands and pipelines sent to Redis (each one round trip)."""
+    from redis.asyncio.connection import AbstractConnection
+
+    sent = [0]
+    original = AbstractConnection.send_packed_command
+
+    async def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        sent[0] += 1
+        return await original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+def _seen_by_reporter(turn):  # type: ignore[no-untyped-def]
+    """What a turn shows, with its receipt code (random) blanked."""
+    def text(t: str) -> str:
+        return t.replace(turn.receipt, "<receipt>") if turn.receipt else t
+
+    return (turn.status, turn.locale, bool(turn.receipt),
+            [(text(m.text), m.expects, [(q.title, q.payload) for q in m.quick_replies], [r.title for r in m.resources])
+             for m in turn.messages])
+
+
+async def test_a_cached_turn_costs_one_round_trip(dialog, key, monkeypatch):
+    await walk(dialog, key, ["report", "csam"])
+    sent = _sends(monkeypatch)
+    for answer in ("https://example.com/one-rt", "website", "skip", "no", "help", "language", "lang:en"):
+        sent[0] = 0
+        await dialog.turn(key, Inbound(text=answer))
+        assert sent[0] == 1, (answer, sent[0])
+
+
+async def test_two_processes_taking_turns_give_what_one_gives(services, redis, keyring, caplog):
+    """Two Dialogs with caches of their own (two app processes) alternate on one conversation: each
+    turn finds its cache stale, the commit says so, and the turn is computed again from Redis."""
+    alone = Dialog(services, ConversationStore(redis))
+    solo = [_seen_by_reporter(t) for t in await walk(alone, ConversationKey("terminal", "solo"), MAIN_PATH)]
+    a, b = Dialog(services, ConversationStore(redis)), Dialog(services, ConversationStore(redis))
+    key = ConversationKey("terminal", "shared")
+    turns = [await a.start(key)]
+    caplog.set_level("INFO", logger="frontdoor.dialog.engine")
+    for i, answer in enumerate(MAIN_PATH):
+        turns.append(await (b if i % 2 == 0 else a).turn(key, Inbound(text=answer)))
+    assert [_seen_by_reporter(t) for t in turns] == solo
+    recomputed = sum("computed again" in r.getMessage() for r in caplog.records)
+    assert recomputed >= len(MAIN_PATH) - 2  # every turn but b's first (its cache was empty) and the submit
+    pseudonym = keyring.pseudonym(key.channel, key.sender)
+    assert (await a.store.read(pseudonym)).state == (await alone.store.read(keyring.pseudonym("terminal", "solo"))).state
+
+
+async def test_a_submit_from_a_stale_copy_is_computed_again_and_not_sent_twice(services, redis, keyring):
+    a, b = Dialog(services, ConversationStore(redis)), Dialog(services, ConversationStore(redis))
+    key = ConversationKey("terminal", "double-send")
+    await walk(a, key, MAIN_PATH[:-1])  # a holds the conversation at "send?"
+    sent = await b.turn(key, Inbound(text="send"))  # b reads it from Redis and submits
+    assert sent.status == "submitted"
+    again = await a.turn(key, Inbound(text="send"))  # a's copy is stale: checked before submitting
+    assert again.status == "open" and again.receipt is None
+    assert last_question(again) == i18n.text("en", "ask_path")  # "send" is no answer to "what next?"
+    assert await services.queue.claim("analyst") is not None
+    assert await services.queue.claim("analyst") is None  # one report, not two
+
+
+async def test_a_conversation_forgotten_elsewhere_is_not_served_from_the_cache(services, redis):
+    a, b = Dialog(services, ConversationStore(redis)), Dialog(services, ConversationStore(redis))
+    key = ConversationKey("terminal", "stopped-elsewhere")
+    await walk(a, key, ["report", "csam"])
+    assert (await b.turn(key, Inbound(text="stop"))).status == "closed"
+    turn = await a.turn(key, Inbound(text="https://example.com/after-stop"))  # a's copy says "which link?"
+    greeting = i18n.text("en", "greeting", hotline="Example Hotline", emergency=services.catalog.emergency_number(None))
+    assert turn.messages[0].text == greeting and last_question(turn) == i18n.text("en", "ask_path")
+
+
+async def test_forget_drops_the_cached_state(dialog, key, keyring, monkeypatch):
+    await walk(dialog, key, ["report", "csam"])
+    pseudonym = keyring.pseudonym(key.channel, key.sender)
+    assert (await dialog.store.load(pseudonym)).cached
+    assert (await dialog.turn(key, Inbound(text="stop"))).status == "closed"
+    sent = _sends(monkeypatch)
+    loaded = await dialog.store.load(pseudonym)
+    assert loaded.state is None and not loaded.cached and sent[0] == 1  # asked Redis, which has nothing
+
+
+async def test_the_cache_is_bounded_and_old_entries_are_not_trusted(services, redis, keyring, monkeypatch):
+    store = ConversationStore(redis, idle_ttl_s=1, cache_entries=2)
+    dialog = Dialog(services, store)
+    keys_ = [ConversationKey("terminal", f"lru-{i}") for i in range(3)]
+    for k in keys_:
+        await walk(dialog, k, ["report"])
+    sent = _sends(monkeypatch)
+    await dialog.turn(keys_[0], Inbound(text="csam"))  # evicted: read from Redis, then written
+    assert sent[0] == 2
+    sent[0] = 0
+    await dialog.turn(keys_[2], Inbound(text="csam"))  # still cached
+    assert sent[0] == 1
+    pseudonym = keyring.pseudonym(keys_[2].channel, keys_[2].sender)
+    await redis.expire(keys.conversation(pseudonym), 100)  # Redis keeps it longer than the idle TTL ...
+    await asyncio.sleep(1.1)
+    sent[0] = 0
+    loaded = await store.load(pseudonym)  # ... but this process no longer trusts its copy
+    assert not loaded.cached and loaded.state is not None and sent[0] == 1

@@ -132,6 +132,15 @@ async def test_rate_limit_answers_429_with_retry_after(aiohttp_client, settings,
         assert "127.0.0.1" not in key and 0 < await redis.ttl(key) <= 120
 
 
+async def test_messages_refused_before_any_write_count_too(aiohttp_client, settings, redis, redis_url):
+    """A message's count rides with the turn's write; a request that fails before writing still counts."""
+    web = await aiohttp_client(create_app(replace(settings, rate_messages_per_min=2), redis_url, housekeeping=False))
+    token = (await start(web))["conversation"]
+    assert (await say(web, token, nonsense="x")).status == 400
+    assert (await say(web, "A" * 43, payload="report")).status == 404  # no such conversation
+    assert (await say(web, token, payload="report")).status == 429
+
+
 async def test_report_form_validates_inline_and_submits(web, redis):
     r = await web.get("/report?lang=de")
     page = await r.text()

@@ -91,11 +91,16 @@ async def read_json(request: web.Request) -> Any:
     except (RecursionError, ValueError):  # nesting too deep, or an integer past Python's digit limit
         raise InvalidInput("The body is not JSON we can read: it is nested too deeply or has a number too long.",
                            code="malformed_json") from None
-    try:
-        # "\ud800" is valid JSON but no text: it would fail later, when stored. Refuse it here.
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput("The body contains an invalid character escape (a lone surrogate).", code="malformed_json") from None
+    # "\ud800" is valid JSON but no text: it would fail later, when stored. Refuse it here. In UTF-8 a
+    # lone surrogate can only come from a \u escape or from bytes starting 0xED (json.loads reads those
+    # with "surrogatepass"); UTF-16 and -32 bodies, which json.loads takes too, hold NUL bytes. A body
+    # with none of these has none to look for.
+    if b"\\u" in raw or b"\xed" in raw or b"\x00" in raw:
+        try:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput("The body contains an invalid character escape (a lone surrogate).",
+                               code="malformed_json") from None
     return body
 
 

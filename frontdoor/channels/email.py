@@ -38,6 +38,7 @@ REPLY_TTL_S = 3 * 86400       # an undeliverable reply (and the address it holds
 REPLY_ONCE_PER_S = 3600       # RFC 3834: do not answer the same sender more than once in a while
 MAX_ATTEMPTS = 8
 OUTBOX_POLL_S = 1.0
+RETRY_LATER: tuple[type[BaseException], ...] = (*UNAVAILABLE, TimeoutError)  # answered 451, tried again later
 
 
 class ReportHandler:
@@ -65,10 +66,13 @@ class ReportHandler:
             log.info("e-mail refused: %s", exc.smtp_code)
             return exc.reply
         try:
-            receipt = await self._store(mail)
-            if receipt is not None and not mail.automated and envelope.mail_from:
-                await self._queue_reply(mail, envelope.mail_from, receipt)
-        except UNAVAILABLE:
+            # The Redis client has no per-command timeout: bound the whole message instead.
+            async with asyncio.timeout(self.services.settings.request_timeout_s):
+                receipt = await self._store(mail)
+                sender = envelope.mail_from or ""
+                if receipt is not None and not mail.automated and sender not in ("", "<>"):
+                    await self._queue_reply(mail, sender, receipt)
+        except RETRY_LATER:
             return "451 4.3.0 Temporarily unable to store the report; please try again later"
         except Exception:  # never let one message crash the server; the sender will retry a 4xx
             log.exception("e-mail could not be stored")
@@ -225,8 +229,9 @@ async def smtp_channel(services: Any) -> AsyncIterator[None]:
 async def _outbox_loop(services: Any) -> None:
     while True:
         try:
-            await send_due_replies(services)
-        except UNAVAILABLE:
+            async with asyncio.timeout(60):  # a hung Redis or relay must not stop the outbox for good
+                await send_due_replies(services)
+        except RETRY_LATER:
             log.warning("reply outbox: redis unavailable")
         except Exception:  # the outbox must keep running; the job stays due and is retried
             log.exception("reply outbox failed")

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..api.services import services
 from ..api.errors import read_json, read_object
-from ..api.security import admitted, limit
+from ..api.security import admitted
 from ..dialog.engine import ConversationNotFound
 from ..dialog.messages import ConversationKey, Inbound, Turn
 from ..errors import InvalidInput
@@ -38,15 +38,15 @@ def _body(turn: Turn) -> dict[str, Any]:
 
 
 async def start_conversation(request: web.Request) -> web.Response:
-    await limit(request, "conversations")
-    body: dict[str, Any] = {}
-    if request.can_read_body:
-        body = read_object(await read_json(request))
-    if set(body) - {"locale"} or not isinstance(body.get("locale", ""), str) or len(body.get("locale", "")) > 35:
-        raise InvalidInput('Send {} or {"locale": "de"}.', code="invalid_field")
-    token = secrets.token_urlsafe(32)
-    hint = body.get("locale") or request.headers.get("Accept-Language")
-    turn = await services(request).dialog.start(ConversationKey(CHANNEL, token), locale_hint=hint)
+    async with admitted(request, "conversations") as charge:  # its count rides with the conversation's write
+        body: dict[str, Any] = {}
+        if request.can_read_body:
+            body = read_object(await read_json(request))
+        if set(body) - {"locale"} or not isinstance(body.get("locale", ""), str) or len(body.get("locale", "")) > 35:
+            raise InvalidInput('Send {} or {"locale": "de"}.', code="invalid_field")
+        token = secrets.token_urlsafe(32)
+        hint = body.get("locale") or request.headers.get("Accept-Language")
+        turn = await services(request).dialog.start(ConversationKey(CHANNEL, token), locale_hint=hint, riders=(charge,))
     return web.json_response({"conversation": token, **_body(turn)}, status=201)
 
 

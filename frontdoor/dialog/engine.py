@@ -38,9 +38,8 @@ COMMANDS = {
     "language": {"/language", "language", "sprache", "langue"},
     "resume": {"/resume"},  # a channel picking a conversation up again (the widget after a reload)
 }
-
-
-MAX_ATTEMPTS = 5  # computations of one turn while other processes keep writing its conversation
+# How often one turn is computed again while other processes keep writing its conversation.
+MAX_ATTEMPTS = 5
 
 
 class ConversationNotFound(NotFound):
@@ -68,12 +67,13 @@ class Dialog:
     # -- entry points -----------------------------------------------------------
 
     async def start(self, key: ConversationKey, *, locale_hint: str | None = None,
-                    country_hint: str | None = None) -> Turn:
-        """Begin (or begin again) a conversation: the greeting and the first question."""
+                    country_hint: str | None = None, riders: Sequence[Rider] = ()) -> Turn:
+        """Begin (or begin again) a conversation: the greeting and the first question. `riders`
+        go to Redis with its one write (see ConversationStore.save)."""
         pseudonym = self.keyring.pseudonym(key.channel, key.sender)
         state = self._new_state(key.channel, i18n.choose_locale(locale_hint), country_hint)
         messages = self._greeting(state)
-        await self.store.save(pseudonym, state)
+        await self.store.save(pseudonym, state, riders)
         return Turn(messages, locale=state["slots"]["language"])
 
     async def turn(self, key: ConversationKey, inbound: Inbound, *, locale_hint: str | None = None,

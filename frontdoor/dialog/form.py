@@ -120,8 +120,24 @@ def choice_titles(name: str, locale: str) -> Mapping[str, str]:
     return titles
 
 
+# Questions that show earlier answers (the summary, the answers one may change) or depend on them.
+ASKED_FROM_ANSWERS = ("urls", "confirm", "change_field")
+
+
 def ask(name: str, slots: dict[str, Any], locale: str) -> list[Message]:
     """The question for slot `name`, with its choices, as a channel-neutral message."""
+    if name not in ASKED_FROM_ANSWERS:
+        return list(_fixed_question(name, locale))
+    return _ask(name, slots, locale)
+
+
+@cache
+def _fixed_question(name: str, locale: str) -> tuple[Message, ...]:
+    """A question that is the same for everyone in a locale: made once (messages are immutable)."""
+    return tuple(_ask(name, {}, locale))
+
+
+def _ask(name: str, slots: dict[str, Any], locale: str) -> list[Message]:
     spec = SLOTS[name]
     text = i18n.text(locale, spec.ask_key)
     replies: tuple[QuickReply, ...] = ()

@@ -103,9 +103,10 @@ class ConversationStore:
 
     async def commit(self, pseudonym: str, loaded: Loaded, state: dict[str, Any] | None,
                      riders: Sequence[Rider] = ()) -> Loaded | None:
-        """Write `state` (None: forget the conversation) if Redis still holds the revision `loaded` was
-        read at. None when written; otherwise what Redis holds, to compute the turn again from.
-        `riders` (a rate limiter's count) go in the same pipeline, saving them a round trip of their own."""
+        """Write `state` if Redis still holds the revision `loaded` was read at; None forgets the
+        conversation (`stop`: nothing is kept, not even that it happened, here or in Redis). None when
+        done; otherwise what Redis holds, to compute the turn again from. `riders` (a rate limiter's
+        count) go in the same pipeline, saving them a round trip of their own."""
         revision = secrets.token_hex(8) if state is not None else ""
         body = _dump(state) if state is not None else ""
         args = ("EVAL", _COMMIT, 2, keys.conversation(pseudonym), keys.conversation_seen(pseudonym),
@@ -126,40 +127,44 @@ class ConversationStore:
         pipe = self.redis.pipeline(transaction=False)
         counts = [rider.add_to(pipe) for rider in riders]
         pipe.execute_command(*args)
-        try:
-            replies = await pipe.execute()
-        except BaseException:
-            for rider, count in zip(riders, counts):
-                if count:
-                    rider.took(None)
-            raise
-        at = 0
-        for rider, count in zip(riders, counts):
-            if count:
-                rider.took(replies[at:at + count])
-            at += count
-        return replies[at]
+        return _deliver(riders, counts, await _execute(pipe, riders, counts))[0]
 
-    async def save(self, pseudonym: str, state: dict[str, Any]) -> None:
-        """Write `state` whatever Redis holds (a conversation begun, or begun again)."""
+    async def save(self, pseudonym: str, state: dict[str, Any], riders: Sequence[Rider] = ()) -> None:
+        """Write `state` whatever Redis holds (a conversation begun, or begun again); `riders` as in `commit`."""
         revision, body = secrets.token_hex(8), _dump(state)
         trusted_until = time.monotonic() + self.idle_ttl_s
         pipe = self.redis.pipeline(transaction=False)
+        counts = [rider.add_to(pipe) for rider in riders]
         pipe.set(keys.conversation(pseudonym), f"{revision}|{body}", ex=self.idle_ttl_s)
         pipe.set(keys.conversation_seen(pseudonym), "1", ex=SEEN_TTL_S)
-        await pipe.execute()
+        _deliver(riders, counts, await _execute(pipe, riders, counts))
         self._remember(pseudonym, _Entry(revision, body, trusted_until))
-
-    async def forget(self, pseudonym: str) -> None:
-        """`stop`: nothing of the conversation is kept, not even that it happened."""
-        self._cache.pop(pseudonym, None)
-        await self.redis.delete(keys.conversation(pseudonym), keys.conversation_seen(pseudonym))
 
     def _remember(self, pseudonym: str, entry: _Entry) -> None:
         self._cache[pseudonym] = entry
         self._cache.move_to_end(pseudonym)
         while len(self._cache) > self.cache_entries:
             self._cache.popitem(last=False)
+
+
+async def _execute(pipe: Any, riders: Sequence[Rider], counts: list[int]) -> list[Any]:
+    try:
+        return list(await pipe.execute())
+    except BaseException:
+        for rider, count in zip(riders, counts):
+            if count:
+                rider.took(None)
+        raise
+
+
+def _deliver(riders: Sequence[Rider], counts: list[int], replies: list[Any]) -> list[Any]:
+    """Hand each rider its replies; the replies after theirs."""
+    at = 0
+    for rider, count in zip(riders, counts):
+        if count:
+            rider.took(replies[at:at + count])
+        at += count
+    return replies[at:]
 
 
 def _dump(state: dict[str, Any]) -> str:

@@ -152,7 +152,7 @@ async def test_widget_report_end_to_end_by_clicking_and_typing(page: Page, serve
     assert await TriageQueue(redis).receipt_status(code) == "received"
 
     cards = await widget.resources.count()
-    assert 1 <= cards <= 3, cards
+    assert 0 < cards <= 3, cards
     for href in await page.locator("[data-testid=fd-resource] a[href^='tel:']").evaluate_all(
             "links => links.map(a => a.getAttribute('href'))"):
         assert re.fullmatch(r"tel:\+?[0-9]+", href), href
@@ -348,7 +348,7 @@ async def test_keyboard_alone_completes_a_report(page: Page, redis: Any) -> None
     assert await TriageQueue(redis).receipt_status(code) == "received"
     # A teenager in Germany is pointed to the child helpline, with its number as a tel: link.
     cards = await widget.resources.count()
-    assert 1 <= cards <= 3, cards
+    assert 0 < cards <= 3, cards
     call = page.locator("[data-testid=fd-resource] a[href^='tel:']")
     await expect(call.first).to_have_attribute("href", re.compile(r"^tel:\+?[0-9]+$"))
     href = await call.first.get_attribute("href")
@@ -541,7 +541,7 @@ async def test_rate_limit_shows_a_friendly_message_and_waits(page: Page) -> None
         assert response.status == 200
         await expect(widget.said("Please choose one of these:")).to_have_count(await widget.mine.count())
     assert response.status == 429, "no 429 after six messages with a limit of two a minute"
-    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert 0 < int(response.headers["retry-after"]) <= 60
     await expect(widget.notice).to_have_text(BUSY)
     await expect(widget.wait).to_have_text(re.compile(r"^You can send again in \d+ s\.$"))
     await expect(widget.send).to_be_disabled()

@@ -43,7 +43,7 @@ async def test_main_report_path_reaches_a_receipt_in_at_most_ten_turns(dialog, k
     final = turns[-1]
     assert final.status == "submitted" and final.receipt
     assert final.receipt in " ".join(m.text for m in final.messages)
-    assert 1 <= sum(len(m.resources) for m in final.messages) <= 3
+    assert 0 < sum(len(m.resources) for m in final.messages) <= 3
     assert await services.queue.receipt_status(final.receipt) == "received"
     case = await services.queue.get(await services.queue.claim("analyst"))
     (report,) = case["reports"]
@@ -161,7 +161,7 @@ async def test_help_path_offers_resources_and_a_report(dialog, key):
     turns = await walk(dialog, key, ["get_help", "teen", "sextortion", "Canada"])
     final = turns[-1]
     cards = [r for m in final.messages for r in m.resources]
-    assert 1 <= len(cards) <= 3
+    assert 0 < len(cards) <= 3
     assert "report" in [q.payload for q in final.messages[-1].quick_replies]
 
 

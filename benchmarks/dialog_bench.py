@@ -45,26 +45,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-try:  # queue_bench's helpers, so both benchmarks pin and count the same way
-    from queue_bench import pin_cpus, rate, redis_pid
-except ImportError:  # pragma: no cover - a trimmed checkout: minimal copies
-    def rate(count: int, seconds: float) -> float:
-        return round(count / seconds, 1) if seconds > 0 else 0.0
-
-    def pin_cpus(redis_pid: int) -> dict[str, list[int]] | None:
-        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        if len(cpus) < 2:
-            return None
-        os.sched_setaffinity(redis_pid, {cpus[-1]})
-        os.sched_setaffinity(0, set(cpus[:-1]))
-        return {"redis_server": [cpus[-1]], "benchmark": cpus[:-1]}
-
-    async def redis_pid(url: str) -> int:
-        client = connect(url)
-        try:
-            return int((await client.info("server"))["process_id"])
-        finally:
-            await client.aclose()
+from queue_bench import pin_cpus, rate, redis_pid  # noqa: E402 - both benchmarks pin and count alike
 
 LEVELS = (1, 10, 100)
 TARGET = 3.0  # a turn's mean time at most 3x the mean time of its two bare round trips

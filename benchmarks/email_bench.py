@@ -41,12 +41,10 @@ import json
 import os
 import platform
 import pstats
-import select
 import shutil
 import signal
 import smtplib
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -61,55 +59,11 @@ if str(BENCH_DIR) not in sys.path:
 from frontdoor.redis_server import RedisServer, find_binaries, free_port  # noqa: E402
 
 # The web benchmark's helpers, so the benchmarks count, place processes and take percentiles alike.
-# It is being worked on concurrently: any failure to import it falls back to minimal copies.
-try:
-    from web_bench import cpu_use, ms, place, proc_cpu_s, rate
+from web_bench import cpu_use, ms, place, proc_cpu_s, rate  # noqa: E402
 
-    HELPERS = "imported from benchmarks/web_bench.py (rate, ms, place, proc_cpu_s, cpu_use)"
-except Exception:  # pragma: no cover - a trimmed or half-edited checkout
-    HELPERS = "local copies (benchmarks/web_bench.py not importable)"
-    CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+import _harness  # noqa: E402
 
-    def rate(count: int, seconds: float) -> float:
-        return round(count / seconds, 1) if seconds > 0 else 0.0
-
-    def ms(seconds: list[float]) -> dict[str, float]:
-        ordered = sorted(seconds)
-
-        def pct(p: float) -> float:
-            return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-        return {"n": len(ordered), "mean": round(statistics.fmean(ordered) * 1000, 3), "p50": round(pct(50) * 1000, 3),
-                "p99": round(pct(99) * 1000, 3), "max": round(ordered[-1] * 1000, 3)}
-
-    def proc_cpu_s(pid: int) -> float | None:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def cpu_use(before: dict[str, float | None], after: dict[str, float | None], wall: float) -> dict[str, float | None]:
-        out: dict[str, float | None] = {}
-        for name in before:
-            b, a = before[name], after[name]
-            out[name] = round((a - b) / wall, 2) if a is not None and b is not None and wall > 0 else None
-        return out
-
-    def place(redis_pid: int, pin: bool) -> tuple[dict[str, Any] | None, Any]:
-        cpus = sorted(os.sched_getaffinity(0)) if pin and hasattr(os, "sched_getaffinity") else []
-        if len(cpus) < 2:
-            return None, lambda server: None
-        server_cpu, redis_cpu, client_cpus = cpus[0], cpus[-1], set(cpus[1:])
-        os.sched_setaffinity(redis_pid, {redis_cpu})
-        os.sched_setaffinity(0, client_cpus)
-
-        def pin_server(server: Any) -> None:
-            os.sched_setaffinity(server.pid, {server_cpu})
-
-        return ({"server_under_test": [server_cpu], "redis_server": [redis_cpu], "load_generator": sorted(client_cpus)},
-                pin_server)
-
+HELPERS = "imported from benchmarks/web_bench.py (rate, ms, place, proc_cpu_s, cpu_use) and benchmarks/_harness.py"
 
 LEVELS = (1, 8)
 TARGET_RATIO = 0.5
@@ -395,39 +349,12 @@ async def serve(kind: str, redis_url: str, port: int, data_dir: Path, relay_port
         await server.wait_closed()
 
 
-class ServerProcess:
-    """`email_bench.py --serve KIND` as a child process, pinned by the caller, stopped for sure."""
+class ServerProcess(_harness.ServerProcess):
+    """`email_bench.py --serve KIND` as a child process (see _harness) that takes commands on stdin."""
 
     def __init__(self, kind: str, redis_url: str, log_dir: Path, *, relay_port: int | None = None) -> None:
-        self.kind = kind
-        self.port = free_port()
-        args = [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--redis-url", redis_url,
-                "--port", str(self.port), "--data-dir", str(log_dir)]
-        if relay_port:
-            args += ["--relay-port", str(relay_port)]
-        self.log = log_dir / f"{kind}-{self.port}.log"  # stderr to a file: an unread pipe could stall the server
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
-        self.pid = self.proc.pid
-        try:
-            self.wait_for("ready", timeout_s=60)
-        except BaseException:
-            self.stop()
-            raise
-
-    def wait_for(self, prefix: str, timeout_s: float) -> str:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.1)
-            if ready:
-                got = self.proc.stdout.readline()
-                if got.startswith(prefix):
-                    return got[len(prefix):].strip()
-                if not got:  # the child exited
-                    break
-        tail = self.log.read_text()[-2000:] if self.log.exists() else ""
-        raise RuntimeError(f"{self.kind} server: no {prefix!r} within {timeout_s:.0f} s (exit {self.proc.poll()}): {tail}")
+        extra = ("--relay-port", str(relay_port)) if relay_port else ()
+        super().__init__(__file__, kind, redis_url, log_dir, extra_args=extra)
 
     def command(self, line: str, timeout_s: float = 30.0) -> str:
         assert self.proc.stdin is not None
@@ -435,19 +362,8 @@ class ServerProcess:
         self.proc.stdin.flush()
         return self.wait_for("ok", timeout_s)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError, RuntimeError):
-                self.command("stop", timeout_s=10)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+    def shut_down(self) -> None:
+        self.command("stop", timeout_s=10)
 
 
 # -- the clients ----------------------------------------------------------------------------------

@@ -40,10 +40,8 @@ import os
 import platform
 import pstats
 import random
-import select
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,23 +55,8 @@ if str(BENCH_DIR) not in sys.path:
 
 from frontdoor.redis_server import RedisServer, find_binaries, free_port  # noqa: E402
 
-try:  # dialog_bench's helpers, so the benchmarks count and take percentiles the same way
-    from dialog_bench import ms, rate
-except ImportError:  # pragma: no cover - a trimmed checkout: minimal copies
-    import statistics
-
-    def rate(count: int, seconds: float) -> float:
-        return round(count / seconds, 1) if seconds > 0 else 0.0
-
-    def ms(seconds: list[float]) -> dict[str, float]:
-        ordered = sorted(seconds)
-
-        def pct(p: float) -> float:
-            return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-        return {"n": len(ordered), "mean": round(statistics.fmean(ordered) * 1000, 3), "p50": round(pct(50) * 1000, 3),
-                "p99": round(pct(99) * 1000, 3), "max": round(ordered[-1] * 1000, 3)}
-
+from dialog_bench import ms, rate  # noqa: E402 - the benchmarks count and take percentiles alike
+import _harness  # noqa: E402
 
 LEVELS = (10, 100)
 # The main report path, as the widget's buttons send it; None is the reporter's link, typed as text.
@@ -176,51 +159,12 @@ async def serve(kind: str, redis_url: str, port: int, data_dir: Path, profile_to
     await runner.cleanup()
 
 
-class ServerProcess:
-    """`web_bench.py --serve KIND` as a child process, pinned, stopped for sure on exit."""
+class ServerProcess(_harness.ServerProcess):
+    """`web_bench.py --serve KIND` as a child process (see _harness)."""
 
     def __init__(self, kind: str, redis_url: str, log_dir: Path, *, profile_to: Path | None = None) -> None:
-        self.kind = kind
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--redis-url", redis_url,
-                "--port", str(self.port), "--data-dir", str(log_dir)]
-        if profile_to is not None:
-            args += ["--profile-to", str(profile_to)]
-        # stderr to a file: a pipe nobody reads could fill up and stall the server.
-        self.log = log_dir / f"{kind}-server-{self.port}.log"
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
-        self.pid = self.proc.pid
-        self.wait_for("ready", timeout_s=30)
-
-    def wait_for(self, line: str, timeout_s: float) -> None:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.1)
-            if ready:
-                got = self.proc.stdout.readline()
-                if got.strip() == line:
-                    return
-                if not got:  # the child exited
-                    break
-        stderr = self.log.read_text()[-2000:] if self.log.exists() else ""
-        raise RuntimeError(f"{self.kind} server: no {line!r} within {timeout_s:.0f} s (exit {self.proc.poll()}): {stderr}")
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        extra = ("--profile-to", str(profile_to)) if profile_to is not None else ()
+        super().__init__(__file__, kind, redis_url, log_dir, extra_args=extra, ready_timeout_s=30)
 
 
 class Budget:

@@ -21,6 +21,7 @@ from frontdoor.queue import TriageQueue
 from frontdoor.redis_client import connect
 from frontdoor.redis_server import LocalCluster, RedisServer, find_binaries, free_port
 from frontdoor.settings import Settings
+from redis_helpers import wiped
 
 BINARIES = find_binaries()
 if not BINARIES:
@@ -80,13 +81,8 @@ def redis_url(redis_servers: dict[str, RedisServer], redis_version: str) -> str:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    await client.flushdb()
-    try:
+    async with wiped(aioredis.Redis.from_url(redis_url, decode_responses=True)) as client:
         yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 @pytest.fixture
@@ -169,12 +165,8 @@ async def cluster_redis(redis_cluster: LocalCluster) -> AsyncIterator[aioredis.R
     """A cluster client, every primary flushed before and after the test (FLUSHDB goes to all primaries)."""
     client = connect(redis_cluster.url)
     assert isinstance(client, aioredis.RedisCluster)
-    await client.flushdb()
-    try:
+    async with wiped(client):
         yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 @pytest.fixture

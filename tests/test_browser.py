@@ -28,6 +28,7 @@ from browser_helpers import (ARTIFACTS, ASK_URLS, BUSY, CSAM, EXPIRED, NO, NO_LI
 from frontdoor.api.app import create_app
 from frontdoor.queue import TriageQueue
 from frontdoor.settings import Settings
+from redis_helpers import wiped
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
@@ -56,13 +57,8 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     """conftest's `redis` (wiped before and after), in the module's event loop."""
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    await client.flushdb()
-    try:
+    async with wiped(aioredis.Redis.from_url(redis_url, decode_responses=True)) as client:
         yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from . import analyst, public
 from .auth import ANALYSTS_KEY
 from .errors import error_middleware
 from .security import security_middleware
-from .services import SERVICES, Services, build_services, services  # noqa: F401 - re-exported
+from .services import SERVICES, Services, build_services  # SERVICES also for tests that reach the app's objects
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0

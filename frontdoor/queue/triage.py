@@ -147,8 +147,8 @@ class TriageQueue:
             return []
         rid, home = report["id"], ids.shard_of(report["id"])
         cases: list[tuple[str, str]] = []
-        for shard, urls in by_shard.items():
-            cases += _pairs(await self._run_submit(shard, report, now, False, "", "", urls))
+        for shard, shard_urls in by_shard.items():
+            cases += _pairs(await self._run_submit(shard, report, now, False, "", "", shard_urls))
         # One script, not a MULTI: redis-py's cluster pipeline has no transactions.
         await self._fanout_done(keys=[keys.fanout(home)], args=[keys.tag(home), rid, *(c for c, _ in cases)])
         return cases

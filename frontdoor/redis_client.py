@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import unquote
 
 import redis.asyncio as aioredis
@@ -43,17 +43,6 @@ UNAVAILABLE: tuple[type[Exception], ...] = (aioredis.ConnectionError, aioredis.T
 DEFAULTS: dict[str, Any] = {"decode_responses": True, "socket_timeout": None, "socket_connect_timeout": 2,
                             "health_check_interval": 30}
 COMMAND_TIMEOUT_S = 5.0
-
-
-class Rider(Protocol):
-    """Commands that ride along in another operation's pipeline instead of paying a round trip of
-    their own (a rate limiter's count in the pipeline that saves a conversation's turn)."""
-
-    def add_to(self, pipe: Any) -> int:
-        """Queue the commands on `pipe` (a Pipeline or ClusterPipeline); how many (0: none, already sent)."""
-
-    def took(self, replies: list[Any] | None) -> None:
-        """The replies to those commands, in order; None if the pipeline failed (sent or not, unknown)."""
 
 
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>[0-9]{1,5})$")

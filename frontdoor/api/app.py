@@ -55,6 +55,7 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await svc.limiter.aclose()
         await svc.redis.aclose()
 
     app.cleanup_ctx.append(lifecycle)

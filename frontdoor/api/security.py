@@ -7,15 +7,13 @@ so a page elsewhere cannot run conversations through a visitor's browser.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from ..errors import RateLimited
-from ..ratelimit import Charge, Verdict
-from ..redis_client import UNAVAILABLE
+from ..ratelimit import Verdict
 from ..settings import Settings
 from .services import services
 
@@ -87,23 +85,11 @@ async def limit(request: web.Request, kind: str) -> None:
     _check(await svc.limiter.hit(kind, client_address(request, svc.settings.trust_forwarded_for)))
 
 
-@contextlib.asynccontextmanager
-async def admitted(request: web.Request, kind: str) -> AsyncIterator[Charge]:
-    """As `limit`, without a round trip of its own (RateLimiter.admit): the block hands the charge to
-    the request's write as a rider; if nothing carried it (the request failed first), it is sent on
-    the way out, so refused requests count too. Not on cancellation (the deadline, a client gone):
-    then Redis is what hangs, or nobody waits for the answer."""
+async def admit(request: web.Request, kind: str) -> None:
+    """As `limit`, without a round trip of its own: the count goes to Redis with the limiter's
+    next flush (RateLimiter.admit)."""
     svc = services(request)
-    verdict = await svc.limiter.admit(kind, client_address(request, svc.settings.trust_forwarded_for))
-    _check(verdict)
-    assert verdict.charge is not None
-    try:
-        yield verdict.charge
-    except Exception:
-        with contextlib.suppress(*UNAVAILABLE):  # the request's own error is the answer
-            await verdict.charge.send()
-        raise
-    await verdict.charge.send()
+    _check(await svc.limiter.admit(kind, client_address(request, svc.settings.trust_forwarded_for)))
 
 
 def _check(verdict: Verdict) -> None:

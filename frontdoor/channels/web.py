@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..api.services import services
 from ..api.errors import read_json, read_object
-from ..api.security import admitted
+from ..api.security import admit
 from ..dialog.engine import ConversationNotFound
 from ..dialog.messages import ConversationKey, Inbound, Turn
 from ..errors import InvalidInput
@@ -38,15 +38,15 @@ def _body(turn: Turn) -> dict[str, Any]:
 
 
 async def start_conversation(request: web.Request) -> web.Response:
-    async with admitted(request, "conversations") as charge:  # its count rides with the conversation's write
-        body: dict[str, Any] = {}
-        if request.can_read_body:
-            body = read_object(await read_json(request))
-        if set(body) - {"locale"} or not isinstance(body.get("locale", ""), str) or len(body.get("locale", "")) > 35:
-            raise InvalidInput('Send {} or {"locale": "de"}.', code="invalid_field")
-        token = secrets.token_urlsafe(32)
-        hint = body.get("locale") or request.headers.get("Accept-Language")
-        turn = await services(request).dialog.start(ConversationKey(CHANNEL, token), locale_hint=hint, riders=(charge,))
+    await admit(request, "conversations")
+    body: dict[str, Any] = {}
+    if request.can_read_body:
+        body = read_object(await read_json(request))
+    if set(body) - {"locale"} or not isinstance(body.get("locale", ""), str) or len(body.get("locale", "")) > 35:
+        raise InvalidInput('Send {} or {"locale": "de"}.', code="invalid_field")
+    token = secrets.token_urlsafe(32)
+    hint = body.get("locale") or request.headers.get("Accept-Language")
+    turn = await services(request).dialog.start(ConversationKey(CHANNEL, token), locale_hint=hint)
     return web.json_response({"conversation": token, **_body(turn)}, status=201)
 
 
@@ -54,18 +54,17 @@ async def post_message(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     if not _TOKEN_RE.match(token):
         raise ConversationNotFound("This conversation has ended or expired. Please start a new one.")
-    async with admitted(request, "messages") as charge:  # its count rides with the turn's one write
-        body = read_object(await read_json(request))
-        if len(body) != 1 or not ({"text", "payload"} & set(body)):
-            raise InvalidInput('Send {"text": "..."} or {"payload": "..."}.', code="invalid_field")
-        (field, value), = body.items()
-        if not isinstance(value, str):
-            raise InvalidInput(f"{field}: must be a string", code="invalid_type")
-        if len(value) > MAX_TEXT_CHARS:
-            raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
-        inbound = Inbound(text=value) if field == "text" else Inbound(payload=value)
-        turn = await services(request).dialog.turn(ConversationKey(CHANNEL, token), inbound, start_if_missing=False,
-                                                   riders=(charge,))
+    await admit(request, "messages")
+    body = read_object(await read_json(request))
+    if len(body) != 1 or not ({"text", "payload"} & set(body)):
+        raise InvalidInput('Send {"text": "..."} or {"payload": "..."}.', code="invalid_field")
+    (field, value), = body.items()
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be a string", code="invalid_type")
+    if len(value) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
+    inbound = Inbound(text=value) if field == "text" else Inbound(payload=value)
+    turn = await services(request).dialog.turn(ConversationKey(CHANNEL, token), inbound, start_if_missing=False)
     return web.json_response(_body(turn))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -20,7 +20,6 @@ from rasa_sdk.types import DomainDict
 
 from ..errors import NotFound, Unavailable
 from ..keyring import Keyring
-from ..redis_client import Rider
 from . import form, i18n
 from .actions import ActionOfferResources, ActionSubmitReport, ValidateReportForm
 from .domain import domain as rasa_domain
@@ -67,26 +66,23 @@ class Dialog:
     # -- entry points -----------------------------------------------------------
 
     async def start(self, key: ConversationKey, *, locale_hint: str | None = None,
-                    country_hint: str | None = None, riders: Sequence[Rider] = ()) -> Turn:
-        """Begin (or begin again) a conversation: the greeting and the first question. `riders`
-        go to Redis with its one write (see ConversationStore.save)."""
+                    country_hint: str | None = None) -> Turn:
+        """Begin (or begin again) a conversation: the greeting and the first question."""
         pseudonym = self.keyring.pseudonym(key.channel, key.sender)
         state = self._new_state(key.channel, i18n.choose_locale(locale_hint), country_hint)
         messages = self._greeting(state)
-        await self.store.save(pseudonym, state, riders)
+        await self.store.save(pseudonym, state)
         return Turn(messages, locale=state["slots"]["language"])
 
     async def turn(self, key: ConversationKey, inbound: Inbound, *, locale_hint: str | None = None,
-                   country_hint: str | None = None, start_if_missing: bool = True,
-                   riders: Sequence[Rider] = ()) -> Turn:
+                   country_hint: str | None = None, start_if_missing: bool = True) -> Turn:
         """One reporter turn. Messaging apps have no "start": a message from someone without a
         conversation starts one. The web channel starts explicitly, so for it (start_if_missing
         False) a missing conversation is an error the widget answers by starting over.
 
         Usually one round trip: the state comes from this process's cache and the turn's write is
         conditional on Redis still holding that state (ConversationStore.commit). If it does not,
-        the turn is computed again from what Redis holds. `riders` go to Redis with the first write;
-        a turn that raises before writing leaves them unsent, for the caller to send."""
+        the turn is computed again from what Redis holds."""
         pseudonym = self.keyring.pseudonym(key.channel, key.sender)
         loaded = await self.store.load(pseudonym)
         for _ in range(MAX_ATTEMPTS):
@@ -96,11 +92,11 @@ class Dialog:
             except _Moved as moved:
                 loaded = moved.current
                 continue
-            current = await self.store.commit(pseudonym, loaded, state, riders)
+            current = await self.store.commit(pseudonym, loaded, state)
             if current is None:
                 return turn
             log.info("conversation moved on in Redis meanwhile: turn computed again")
-            loaded, riders = current, ()
+            loaded = current
         raise Unavailable("This conversation is busy. Please try again in a moment.")
 
     async def _compute(self, pseudonym: str, loaded: Loaded, inbound: Inbound, channel: str, locale_hint: str | None,

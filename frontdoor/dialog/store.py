@@ -21,30 +21,32 @@ Nothing in a state is a raw sender id, and free text in it is already redacted, 
 from __future__ import annotations
 
 import json
+import random
 import re
-import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..queue import keys
-from ..redis_client import Client, Rider
+from ..redis_client import Client
 
 STATE_VERSION = 1
 SEEN_TTL_S = 7 * 86400  # long enough to say "this expired" to someone who comes back within a week
 CACHE_ENTRIES = 10_000  # about 1-5 KB each: tens of MB at most
 _REVISION = re.compile(r"([0-9A-Fa-f]+)\|")  # the same pattern as the script's '^(%x+)|'
 
-# KEYS: state, seen. ARGV: the revision the turn was computed from ("": nothing stored), the new
-# revision ("": forget the conversation), the state's JSON, the idle TTL, the seen marker's TTL.
-# Answers {1} when written, or {0, stored state or nil, seen marker exists} when the revision moved on.
+# KEYS: state, seen. ARGV: the revision the turn was computed from ("": nothing stored; "*": write
+# whatever is stored), the new revision ("": forget the conversation), the state's JSON, the idle TTL,
+# the seen marker's TTL. Answers {1} when written, or {0, stored state or nil, seen marker exists} when
+# the revision moved on. Sent as EVALSHA (redis-py's Script): the body crosses the wire once.
 _COMMIT = """
-local stored = redis.call('GET', KEYS[1])
-local revision = stored and string.match(stored, '^(%x+)|') or ''
-if revision ~= ARGV[1] then
-  return {0, stored, redis.call('EXISTS', KEYS[2])}
+if ARGV[1] ~= '*' then
+  local stored = redis.call('GET', KEYS[1])
+  local revision = stored and string.match(stored, '^(%x+)|') or ''
+  if revision ~= ARGV[1] then
+    return {0, stored, redis.call('EXISTS', KEYS[2])}
+  end
 end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1], KEYS[2])
@@ -77,6 +79,7 @@ class ConversationStore:
         self.idle_ttl_s = idle_ttl_s
         self.cache_entries = cache_entries
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
+        self._commit = redis.register_script(_COMMIT)
 
     async def load(self, pseudonym: str) -> Loaded:
         """The state this process wrote last, if it is still young enough to trust; else Redis's."""
@@ -101,18 +104,22 @@ class ConversationStore:
         fresh = await self.read(pseudonym)
         return None if fresh.revision == loaded.revision and fresh.state is not None else fresh
 
-    async def commit(self, pseudonym: str, loaded: Loaded, state: dict[str, Any] | None,
-                     riders: Sequence[Rider] = ()) -> Loaded | None:
+    async def commit(self, pseudonym: str, loaded: Loaded, state: dict[str, Any] | None) -> Loaded | None:
         """Write `state` if Redis still holds the revision `loaded` was read at; None forgets the
         conversation (`stop`: nothing is kept, not even that it happened, here or in Redis). None when
-        done; otherwise what Redis holds, to compute the turn again from. `riders` (a rate limiter's
-        count) go in the same pipeline, saving them a round trip of their own."""
-        revision = secrets.token_hex(8) if state is not None else ""
+        done; otherwise what Redis holds, to compute the turn again from."""
+        return await self._write(pseudonym, loaded.revision, state)
+
+    async def save(self, pseudonym: str, state: dict[str, Any]) -> None:
+        """Write `state` whatever Redis holds (a conversation begun, or begun again)."""
+        await self._write(pseudonym, "*", state)
+
+    async def _write(self, pseudonym: str, expected: str, state: dict[str, Any] | None) -> Loaded | None:
+        revision = _new_revision() if state is not None else ""
         body = _dump(state) if state is not None else ""
-        args = ("EVAL", _COMMIT, 2, keys.conversation(pseudonym), keys.conversation_seen(pseudonym),
-                loaded.revision, revision, body, self.idle_ttl_s, SEEN_TTL_S)
         trusted_until = time.monotonic() + self.idle_ttl_s  # before sending: Redis's TTL starts later
-        reply = await (self._with_riders(args, riders) if riders else self.redis.execute_command(*args))
+        reply = await self._commit(keys=[keys.conversation(pseudonym), keys.conversation_seen(pseudonym)],
+                                   args=[expected, revision, body, self.idle_ttl_s, SEEN_TTL_S])
         if int(reply[0]) != 1:
             self._cache.pop(pseudonym, None)
             return _parse(reply[1], bool(reply[2]))
@@ -122,24 +129,6 @@ class ConversationStore:
             self._remember(pseudonym, _Entry(revision, body, trusted_until))
         return None
 
-    async def _with_riders(self, args: tuple[Any, ...], riders: Sequence[Rider]) -> Any:
-        """`args` in one pipeline after the riders' commands; its reply."""
-        pipe = self.redis.pipeline(transaction=False)
-        counts = [rider.add_to(pipe) for rider in riders]
-        pipe.execute_command(*args)
-        return _deliver(riders, counts, await _execute(pipe, riders, counts))[0]
-
-    async def save(self, pseudonym: str, state: dict[str, Any], riders: Sequence[Rider] = ()) -> None:
-        """Write `state` whatever Redis holds (a conversation begun, or begun again); `riders` as in `commit`."""
-        revision, body = secrets.token_hex(8), _dump(state)
-        trusted_until = time.monotonic() + self.idle_ttl_s
-        pipe = self.redis.pipeline(transaction=False)
-        counts = [rider.add_to(pipe) for rider in riders]
-        pipe.set(keys.conversation(pseudonym), f"{revision}|{body}", ex=self.idle_ttl_s)
-        pipe.set(keys.conversation_seen(pseudonym), "1", ex=SEEN_TTL_S)
-        _deliver(riders, counts, await _execute(pipe, riders, counts))
-        self._remember(pseudonym, _Entry(revision, body, trusted_until))
-
     def _remember(self, pseudonym: str, entry: _Entry) -> None:
         self._cache[pseudonym] = entry
         self._cache.move_to_end(pseudonym)
@@ -147,24 +136,10 @@ class ConversationStore:
             self._cache.popitem(last=False)
 
 
-async def _execute(pipe: Any, riders: Sequence[Rider], counts: list[int]) -> list[Any]:
-    try:
-        return list(await pipe.execute())
-    except BaseException:
-        for rider, count in zip(riders, counts):
-            if count:
-                rider.took(None)
-        raise
-
-
-def _deliver(riders: Sequence[Rider], counts: list[int], replies: list[Any]) -> list[Any]:
-    """Hand each rider its replies; the replies after theirs."""
-    at = 0
-    for rider, count in zip(riders, counts):
-        if count:
-            rider.took(replies[at:at + count])
-        at += count
-    return replies[at:]
+def _new_revision() -> str:
+    """Names one write, so it must not repeat, but need not be secret: the random module (reseeded
+    in a forked child) rather than the operating system's generator, a system call per turn."""
+    return f"{random.getrandbits(64):016x}"
 
 
 def _dump(state: dict[str, Any]) -> str:

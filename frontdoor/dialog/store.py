@@ -79,7 +79,7 @@ class ConversationStore:
         self.idle_ttl_s = idle_ttl_s
         self.cache_entries = cache_entries
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
-        self._commit = redis.register_script(_COMMIT)
+        self._commit = redis.register_script(_COMMIT)  # type: ignore[misc]  # RedisCluster has it too, typed for Redis
 
     async def load(self, pseudonym: str) -> Loaded:
         """The state this process wrote last, if it is still young enough to trust; else Redis's."""

@@ -375,9 +375,9 @@ async def test_app_on_the_cluster_takes_a_report_and_hands_out_its_cases(aiohttp
 
 async def test_a_web_conversation_served_by_two_apps_on_the_cluster(aiohttp_client, settings, cluster_redis, redis_cluster):
     """Two app processes, each with its own conversation cache, take turns on one chat: the commit
-    script (one slot per conversation) and the rate-limit counts riding in its pipeline (another slot,
-    often another node) work on a cluster, and every stale cache is caught and the turn computed again."""
-    from frontdoor.api.app import create_app
+    script (one slot per conversation) and the rate limiter's flushed counts (other slots, often other
+    nodes) work on a cluster, and every stale cache is caught and the turn computed again."""
+    from frontdoor.api.app import SERVICES, create_app
 
     cluster_settings = dataclasses.replace(settings, queue_shards=SHARDS)
     apps = [await aiohttp_client(create_app(cluster_settings, redis_cluster.url, housekeeping=False)) for _ in range(2)]
@@ -391,6 +391,8 @@ async def test_a_web_conversation_served_by_two_apps_on_the_cluster(aiohttp_clie
     body = await r.json()
     assert body["state"] == "submitted"
     assert await receipt_status(apps[0], body["receipt"]) == "received"
+    for app in apps:
+        await app.server.app[SERVICES].limiter.flush()
     counters = [k async for k in cluster_redis.scan_iter("fd:{rl:*")]
     assert counters
     for counter in counters:

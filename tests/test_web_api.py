@@ -133,7 +133,7 @@ async def test_rate_limit_answers_429_with_retry_after(aiohttp_client, settings,
 
 
 async def test_messages_refused_before_any_write_count_too(aiohttp_client, settings, redis, redis_url):
-    """A message's count rides with the turn's write; a request that fails before writing still counts."""
+    """A message is counted when it is admitted: a request that fails before writing anything counts too."""
     web = await aiohttp_client(create_app(replace(settings, rate_messages_per_min=2), redis_url, housekeeping=False))
     token = (await start(web))["conversation"]
     assert (await say(web, token, nonsense="x")).status == 400

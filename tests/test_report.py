@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from frontdoor import ids
 from frontdoor.errors import InvalidInput
 from frontdoor.keyring import Keyring
-from frontdoor.report import REPORT_SCHEMA, build_report, check
+import jsonschema
+
+from frontdoor.report import REPORT_SCHEMA, SUBMISSION_SCHEMA, _registry, build_report, check, load_schema, validator
 
 KEYRING = Keyring(b"report-test-secret-" + b"z" * 32)
 
@@ -34,6 +35,33 @@ submissions = st.fixed_dictionaries(
         "locale": st.sampled_from(["en", "en-GB", "nl", "de-DE"]),
         "attachments_dropped": st.integers(0, 1000),
     })
+
+
+SUBMISSION_FIELDS = sorted(load_schema(SUBMISSION_SCHEMA)["properties"])
+_leaves = (st.none() | st.booleans() | st.integers(-5, 2000) | st.text(max_size=4)
+           | st.sampled_from(["csam", "website", "other_adult", "today", "GB", "gb", "en", "https://example.com/"]))
+json_values = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.sampled_from(["type", "platform", "account", "x"]), inner, max_size=3),
+                           max_leaves=6)
+documents = st.dictionaries(st.sampled_from(SUBMISSION_FIELDS + ["extra"]), json_values, max_size=6)
+
+
+@given(st.one_of(submissions, documents))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_the_inlined_schemas_judge_as_the_files_do(document: dict[str, Any]) -> None:
+    """validator() follows every $ref once at load (report._inlined); the verdict, and the error an
+    API client is shown, stay those of the schema files with their $refs."""
+    for name in (SUBMISSION_SCHEMA, REPORT_SCHEMA):
+        schema = load_schema(name)
+        cls = jsonschema.validators.validator_for(schema)
+        files = cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
+        expected = jsonschema.exceptions.best_match(files.iter_errors(document))
+        got = jsonschema.exceptions.best_match(validator(name).iter_errors(document))
+        assert (expected is None) == (got is None)
+        if expected is not None and got is not None:
+            assert (got.validator, list(got.absolute_path), got.message) == \
+                   (expected.validator, list(expected.absolute_path), expected.message)
+    assert "$ref" not in repr(validator(SUBMISSION_SCHEMA).schema) and "$ref" not in repr(validator(REPORT_SCHEMA).schema)
 
 
 @given(submissions)

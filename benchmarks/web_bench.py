@@ -53,6 +53,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
+from frontdoor.eventloop import loop_factory  # noqa: E402
 from frontdoor.redis_server import RedisServer, find_binaries, free_port  # noqa: E402
 
 from dialog_bench import ms, rate  # noqa: E402 - the benchmarks count and take percentiles alike
@@ -85,7 +86,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 def bench_settings(data_dir: Path) -> Any:
     """Defaults, a fixed secret, and rate limits raised out of the way: every simulated reporter
     comes from 127.0.0.1, so the default 10 conversations and 60 messages a minute would stop the run.
-    The limiter still counts every request in Redis (its INCR+EXPIRE rides in the conversation's write)."""
+    The limiter still counts every request in Redis (its counts flushed in batches, see frontdoor/ratelimit.py)."""
     from frontdoor.settings import Settings
 
     settings = Settings(data_dir=data_dir, secret_key=SECRET, hotline_name="Benchmark Hotline")
@@ -556,18 +557,8 @@ def widget_weight() -> dict[str, Any]:
     }
 
 
-def client_loop() -> tuple[str, Any]:
-    """The load generator's event loop: uvloop when importable (sanic, a dependency of rasa-sdk, brings it
-    on Linux), to keep the instrument's own cost per request down; the servers use asyncio's default loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio", None
-    return f"uvloop {uvloop.__version__}", uvloop.new_event_loop
-
-
 def client_run(coro: Any) -> Any:
-    with asyncio.Runner(loop_factory=client_loop()[1]) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()[1]) as runner:
         return runner.run(coro)
 
 
@@ -651,8 +642,7 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
         "redis_binary": binary,
         "python_version": platform.python_version(),
         "aiohttp_version": __import__("aiohttp").__version__,
-        "client_event_loop": client_loop()[0],
-        "server_event_loop": "asyncio (default, as web.run_app)",
+        "event_loop": loop_factory()[0] + " (frontdoor.eventloop, as `frontdoor serve`), in the servers and the load generator",
         "summary": {
             c: {"reports_per_s": v["web"]["reports_per_s"], "turns_per_s": v["web"]["turns_per_s"],
                 "turn_p50_ms": v["web"]["turn_ms"]["p50"], "turn_p99_ms": v["web"]["turn_ms"]["p99"],
@@ -687,13 +677,13 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
         "servers": "the app is frontdoor.api.app.create_app(settings, redis_url, housekeeping=False) with all its middleware; "
                    "the baseline a bare aiohttp Application with one POST route doing one Redis INCR and answering "
                    "{\"count\": n}. Each runs in a process of its own under web.AppRunner(access_log=None) + TCPSite on "
-                   "127.0.0.1 (no access log for either; production's AccessLogger is left out of both), on the default "
-                   "asyncio event loop, with frontdoor.redis_client.connect as its Redis client, against one redis-server "
+                   "127.0.0.1 (no access log for either; production's AccessLogger is left out of both), on the event loop "
+                   "`frontdoor serve` runs (frontdoor.eventloop: uvloop where installed), with frontdoor.redis_client.connect as its Redis client, against one redis-server "
                    "this script started (no persistence).",
         "settings": "Settings defaults with a fixed secret, and the rate limits raised with dataclasses.replace(settings, "
                     "rate_conversations_per_min=10**6, rate_messages_per_min=10**6): every simulated reporter comes from "
                     "127.0.0.1, so the default limits would refuse the run. The limiter still counts every request in "
-                    "Redis (INCR and EXPIRE, in the pipeline that writes the conversation).",
+                    "Redis (INCRBY and EXPIRE per counter, one pipeline per flush every 50 ms).",
         "load": "one aiohttp.ClientSession per phase (TCPConnector limit = concurrency, keep-alive) in this process, "
                 "`concurrency` reporter tasks. A reporter POSTs /api/v1/conversations {\"locale\": \"en\"}, then the ten "
                 "messages of the main report path (payloads report, csam; text https://example.com/bench/<unique>; payloads "
@@ -720,10 +710,10 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
                       "server_cpu_per_request_baseline_vs_turn is then the client-independent comparison.",
         "redis_commands": "total_commands_processed delta / requests: a pipeline's commands count one by one, and so do "
                           "the commands the queue's submit script and the conversation's commit script run. Round trips: "
-                          "an ordinary message turn makes 1 (a pipeline of the rate limiter's INCR+EXPIRE and the "
-                          "conversation's commit script, the state coming from the process's cache), the start 1 (INCR+"
-                          "EXPIRE, SET, SET), the submitting turn 3 (an MGET checking the cached state, the submit "
-                          "script, the commit pipeline); a baseline request 1.",
+                          "an ordinary message turn makes 1 (the conversation's commit script, EVALSHA, the state coming "
+                          "from the process's cache), the start 1 (the same script), the submitting turn 3 (an MGET "
+                          "checking the cached state, the submit script, the commit script); a baseline request 1. "
+                          "The rate limiter's flushes add a pipeline of INCRBY+EXPIRE per 50 ms.",
         "cpu_pinning": "server under test alone on one CPU; redis-server and the load generator on the other (null: "
                        "left to the scheduler). The same placement for the app and the baseline.",
         "rounds": f"each level runs `rounds` times (app, then baseline); the median round by turn_throughput_vs_baseline "
@@ -754,8 +744,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(serve(args.serve, args.redis_url, args.port, Path(args.data_dir or tempfile.gettempdir()),
-                          args.profile_to))
+        client_run(serve(args.serve, args.redis_url, args.port, Path(args.data_dir or tempfile.gettempdir()),
+                         args.profile_to))
         return 0
     rounds = args.rounds or (1 if args.quick else 3)
     binaries = find_binaries()

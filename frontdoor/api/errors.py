@@ -19,6 +19,7 @@ from aiohttp.typedefs import Middleware
 
 from ..errors import FrontdoorError, InvalidInput, RateLimited
 from ..redis_client import UNAVAILABLE
+from .deadlines import Deadlines
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -38,11 +39,12 @@ UNAVAILABLE_MESSAGE = "The service cannot store or read reports right now. Pleas
 def error_middleware(deadline_s: float) -> Middleware:
     """Exceptions to JSON errors, and a deadline for the request as a whole (body, Redis, reply):
     past it the request is cancelled and answered 503 like a Redis that is down."""
+    deadlines = Deadlines(deadline_s)
 
     @web.middleware
     async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            async with asyncio.timeout(deadline_s):
+            async with deadlines.bound():
                 return await handler(request)
         except FrontdoorError as exc:
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}

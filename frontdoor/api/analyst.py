@@ -14,7 +14,7 @@ from ..errors import InvalidInput
 from ..queue import stats
 from .services import services
 from .auth import current, requires
-from .errors import read_json, read_object
+from .errors import json_reply, read_json, read_object
 
 BOTH = ("analyst", "supervisor")
 
@@ -34,12 +34,12 @@ async def claim(request: web.Request) -> web.StreamResponse:
     case_id = await services(request).queue.claim(current(request).name)
     if case_id is None:
         return web.Response(status=204)
-    return web.json_response(await _case(request, case_id))
+    return json_reply(await _case(request, case_id))
 
 
 @requires(*BOTH)
 async def get_case(request: web.Request) -> web.Response:
-    return web.json_response(await _case(request, request.match_info["case_id"]))
+    return json_reply(await _case(request, request.match_info["case_id"]))
 
 
 @requires(*BOTH)
@@ -47,7 +47,7 @@ async def assessment(request: web.Request) -> web.Response:
     body = read_object(await read_json(request))
     case_id = request.match_info["case_id"]
     await services(request).queue.assess_document(case_id, current(request).name, body)
-    return web.json_response(await _case(request, case_id))
+    return json_reply(await _case(request, case_id))
 
 
 @requires(*BOTH)
@@ -59,21 +59,21 @@ async def actions(request: web.Request) -> web.Response:
         raise InvalidInput("actions: must be a list of actions", code="invalid_type")
     case_id = request.match_info["case_id"]
     await services(request).queue.record_actions(case_id, current(request).name, body["actions"])
-    return web.json_response(await _case(request, case_id))
+    return json_reply(await _case(request, case_id))
 
 
 @requires(*BOTH)
 async def release(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
     await services(request).queue.release(case_id, current(request).name)
-    return web.json_response(await _case(request, case_id))
+    return json_reply(await _case(request, case_id))
 
 
 @requires(*BOTH)
 async def renew(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
     await services(request).queue.renew(case_id, current(request).name)
-    return web.json_response(await _case(request, case_id))
+    return json_reply(await _case(request, case_id))
 
 
 @requires("supervisor")
@@ -87,7 +87,7 @@ async def reassign(request: web.Request) -> web.Response:
         raise InvalidInput(f"analyst: no analyst named {target!r}", code="analyst_not_found")
     case_id = request.match_info["case_id"]
     await svc.queue.reassign(case_id, current(request).name, target)
-    return web.json_response(await _case(request, case_id))
+    return json_reply(await _case(request, case_id))
 
 
 @requires(*BOTH)
@@ -96,7 +96,7 @@ async def find(request: web.Request) -> web.Response:
     if not url:
         raise InvalidInput("Give the URL to look for as ?url=...", code="missing_field")
     cases = await services(request).queue.find_by_url(url)
-    return web.json_response({"cases": cases})
+    return json_reply({"cases": cases})
 
 
 def _day(request: web.Request, name: str, default: date) -> date:
@@ -117,7 +117,7 @@ async def get_stats(request: web.Request) -> web.Response:
         figures = await stats.collect(services(request).queue, since, until)
     except ValueError as exc:
         raise InvalidInput(str(exc), code="invalid_field") from None
-    return web.json_response(figures)
+    return json_reply(figures)
 
 
 @requires("supervisor")
@@ -127,7 +127,7 @@ async def add_analyst(request: web.Request) -> web.Response:
         raise InvalidInput("Send {\"name\": \"...\", \"role\": \"analyst\" | \"supervisor\"}.", code="invalid_field")
     role = body.get("role", "analyst")
     token = await services(request).analysts.add(body["name"], str(role))
-    return web.json_response({"name": body["name"], "role": role, "token": token}, status=201)
+    return json_reply({"name": body["name"], "role": role, "token": token}, status=201)
 
 
 def add_routes(app: web.Application) -> None:

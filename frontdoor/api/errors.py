@@ -7,13 +7,12 @@ It is also where each request's deadline lives: the Redis client has no per-comm
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
@@ -25,8 +24,14 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def json_reply(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """Every JSON answer: orjson writes a chat turn's reply in a fraction of json.dumps's time."""
+    return web.Response(body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status=status, headers=headers,
+                        content_type="application/json", charset="utf-8")
+
+
 def json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status, headers=headers or None)
+    return json_reply({"error": code, "message": message}, status=status, headers=headers or None)
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
@@ -87,22 +92,12 @@ async def read_json(request: web.Request) -> Any:
         raise _Unsupported("Send the body as JSON with Content-Type: application/json.")
     raw = await request.read()  # enforces client_max_size (413)
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # orjson, unlike json.loads, refuses what would fail later, when stored: lone surrogates
+        # ("\ud800" is valid JSON but no text), bytes that are not UTF-8 (UTF-16 bodies included),
+        # NaN and infinities; and nesting deeper than 1,024.
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"The body is not valid JSON: {exc}", code="malformed_json") from None
-    except (RecursionError, ValueError):  # nesting too deep, or an integer past Python's digit limit
-        raise InvalidInput("The body is not JSON we can read: it is nested too deeply or has a number too long.",
-                           code="malformed_json") from None
-    # "\ud800" is valid JSON but no text: it would fail later, when stored. Refuse it here. In UTF-8 a
-    # lone surrogate can only come from a \u escape or from bytes starting 0xED (json.loads reads those
-    # with "surrogatepass"); UTF-16 and -32 bodies, which json.loads takes too, hold NUL bytes. A body
-    # with none of these has none to look for.
-    if b"\\u" in raw or b"\xed" in raw or b"\x00" in raw:
-        try:
-            json.dumps(body, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput("The body contains an invalid character escape (a lone surrogate).",
-                               code="malformed_json") from None
     return body
 
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from ..errors import NotFound
 from ..report import build_report
 from .services import services
-from .errors import json_error, read_json
+from .errors import json_error, json_reply, read_json
 from .openapi import document
 
 # A probe wants its answer sooner than the request deadline: a Redis that hangs is "not ready" in 2 s.
@@ -24,19 +24,19 @@ async def submit_report(request: web.Request) -> web.Response:
     report = build_report(body, channel="api", keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
                           default_region=svc.settings.hotline_country)
     submitted = await svc.queue.submit(report)
-    return web.json_response({"report": submitted.report_id, "receipt": submitted.receipt, "status": "received",
-                              "message": NEXT_STEPS}, status=201)
+    return json_reply({"report": submitted.report_id, "receipt": submitted.receipt, "status": "received",
+                       "message": NEXT_STEPS}, status=201)
 
 
 async def receipt(request: web.Request) -> web.Response:
     status = await services(request).queue.receipt_status(request.match_info["code"])
     if status is None:
         raise NotFound("We have no report with this receipt code. Check the code and try again.", code="receipt_not_found")
-    return web.json_response({"status": status})
+    return json_reply({"status": status})
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_reply({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -45,11 +45,11 @@ async def readyz(request: web.Request) -> web.Response:
             await services(request).redis.ping()
     except Exception:  # any failure to reach Redis means not ready; the reason is in the Redis client log
         return json_error(503, "unavailable", "Redis is not reachable.")
-    return web.json_response({"status": "ready"})
+    return json_reply({"status": "ready"})
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(document(request.app))
+    return json_reply(document(request.app))
 
 
 def add_routes(app: web.Application) -> None:

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Middleware
 from ..errors import RateLimited
 from ..ratelimit import Verdict
 from ..settings import Settings
+from .errors import json_reply
 from .services import services
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -38,7 +39,7 @@ def security_middleware(settings: Settings) -> Middleware:
         cors = request.path.startswith(CORS_PATHS) and origin is not None and _allowed(origin, request, allowed)
         if request.method == "OPTIONS" and request.path.startswith(CORS_PATHS):
             if not cors:
-                response: web.StreamResponse = web.json_response(
+                response: web.StreamResponse = json_reply(
                     {"error": "origin_not_allowed", "message": "This site may not use the reporting chat."}, status=403)
             else:
                 response = web.Response(status=204, headers={

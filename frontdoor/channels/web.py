@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from ..api.services import services
-from ..api.errors import read_json, read_object
+from ..api.errors import json_reply, read_json, read_object
 from ..api.security import admit
 from ..dialog.engine import ConversationNotFound
 from ..dialog.messages import ConversationKey, Inbound, Turn
@@ -47,7 +47,7 @@ async def start_conversation(request: web.Request) -> web.Response:
     token = secrets.token_urlsafe(32)
     hint = body.get("locale") or request.headers.get("Accept-Language")
     turn = await services(request).dialog.start(ConversationKey(CHANNEL, token), locale_hint=hint)
-    return web.json_response({"conversation": token, **_body(turn)}, status=201)
+    return json_reply({"conversation": token, **_body(turn)}, status=201)
 
 
 async def post_message(request: web.Request) -> web.Response:
@@ -65,7 +65,7 @@ async def post_message(request: web.Request) -> web.Response:
         raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
     inbound = Inbound(text=value) if field == "text" else Inbound(payload=value)
     turn = await services(request).dialog.turn(ConversationKey(CHANNEL, token), inbound, start_if_missing=False)
-    return web.json_response(_body(turn))
+    return json_reply(_body(turn))
 
 
 @dataclass(frozen=True)

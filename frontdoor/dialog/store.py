@@ -20,13 +20,14 @@ Nothing in a state is a raw sender id, and free text in it is already redacted, 
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ..queue import keys
 from ..redis_client import Client
@@ -69,7 +70,7 @@ class Loaded:
 @dataclass
 class _Entry:
     revision: str
-    body: str  # the state's JSON: parsed afresh for each turn, which mutates what it gets
+    body: bytes  # the state's JSON: parsed afresh for each turn, which mutates what it gets
     trusted_until: float  # time.monotonic()
 
 
@@ -87,7 +88,7 @@ class ConversationStore:
         if entry is not None:
             if time.monotonic() < entry.trusted_until:
                 self._cache.move_to_end(pseudonym)
-                return Loaded(json.loads(entry.body), True, entry.revision, cached=True)
+                return Loaded(orjson.loads(entry.body), True, entry.revision, cached=True)
             del self._cache[pseudonym]
         return await self.read(pseudonym)
 
@@ -116,7 +117,7 @@ class ConversationStore:
 
     async def _write(self, pseudonym: str, expected: str, state: dict[str, Any] | None) -> Loaded | None:
         revision = _new_revision() if state is not None else ""
-        body = _dump(state) if state is not None else ""
+        body = _dump(state) if state is not None else b""
         trusted_until = time.monotonic() + self.idle_ttl_s  # before sending: Redis's TTL starts later
         reply = await self._commit(keys=[keys.conversation(pseudonym), keys.conversation_seen(pseudonym)],
                                    args=[expected, revision, body, self.idle_ttl_s, SEEN_TTL_S])
@@ -142,9 +143,9 @@ def _new_revision() -> str:
     return f"{random.getrandbits(64):016x}"
 
 
-def _dump(state: dict[str, Any]) -> str:
+def _dump(state: dict[str, Any]) -> bytes:
     state["v"] = STATE_VERSION
-    return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(state)
 
 
 def _parse(raw: str | None, seen: bool) -> Loaded:
@@ -154,8 +155,8 @@ def _parse(raw: str | None, seen: bool) -> Loaded:
     match = _REVISION.match(raw)
     revision, body = (match.group(1), raw[match.end():]) if match else ("", raw)
     try:
-        state = json.loads(body)
-    except json.JSONDecodeError:  # a corrupt state starts over rather than failing every turn
+        state = orjson.loads(body)
+    except orjson.JSONDecodeError:  # a corrupt state starts over rather than failing every turn
         state = None
     if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
         state = None

@@ -53,7 +53,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from frontdoor.eventloop import loop_factory  # noqa: E402
+from frontdoor.runtime import loop_factory, settle_heap  # noqa: E402
 from frontdoor.redis_server import RedisServer, find_binaries, free_port  # noqa: E402
 
 from dialog_bench import ms, rate  # noqa: E402 - the benchmarks count and take percentiles alike
@@ -146,6 +146,7 @@ async def serve(kind: str, redis_url: str, port: int, data_dir: Path, profile_to
             print("profiled", flush=True)
 
         loop.add_signal_handler(signal.SIGUSR2, dump)
+    settle_heap()  # as `frontdoor serve` does once started, for both servers
     parent = os.getppid()
 
     async def orphaned() -> None:  # the benchmark was killed: do not outlive it
@@ -642,7 +643,7 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
         "redis_binary": binary,
         "python_version": platform.python_version(),
         "aiohttp_version": __import__("aiohttp").__version__,
-        "event_loop": loop_factory()[0] + " (frontdoor.eventloop, as `frontdoor serve`), in the servers and the load generator",
+        "event_loop": loop_factory()[0] + " (frontdoor.runtime, as `frontdoor serve`), in the servers and the load generator",
         "summary": {
             c: {"reports_per_s": v["web"]["reports_per_s"], "turns_per_s": v["web"]["turns_per_s"],
                 "turn_p50_ms": v["web"]["turn_ms"]["p50"], "turn_p99_ms": v["web"]["turn_ms"]["p99"],
@@ -678,7 +679,7 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
                    "the baseline a bare aiohttp Application with one POST route doing one Redis INCR and answering "
                    "{\"count\": n}. Each runs in a process of its own under web.AppRunner(access_log=None) + TCPSite on "
                    "127.0.0.1 (no access log for either; production's AccessLogger is left out of both), on the event loop "
-                   "`frontdoor serve` runs (frontdoor.eventloop: uvloop where installed), with frontdoor.redis_client.connect as its Redis client, against one redis-server "
+                   "`frontdoor serve` runs (frontdoor.runtime: uvloop where installed, the start-up heap frozen out of the garbage collector's sight), with frontdoor.redis_client.connect as its Redis client, against one redis-server "
                    "this script started (no persistence).",
         "settings": "Settings defaults with a fixed secret, and the rate limits raised with dataclasses.replace(settings, "
                     "rate_conversations_per_min=10**6, rate_messages_per_min=10**6): every simulated reporter comes from "

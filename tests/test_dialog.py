@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
@@ -15,6 +16,7 @@ from frontdoor.dialog.services import DialogServices
 from frontdoor.dialog.store import ConversationStore
 from frontdoor.prevention_content import load_catalog
 from frontdoor.queue import TriageQueue, keys
+from frontdoor.redis_client import UNAVAILABLE, connect
 
 MAIN_PATH = ["report", "csam", "https://example.com/page?utm_source=x", "website", "skip", "no", "other_adult", "skip",
              "skip", "send"]
@@ -319,7 +321,14 @@ async def test_two_processes_taking_turns_give_what_one_gives(services, redis, k
     recomputed = sum("computed again" in r.getMessage() for r in caplog.records)
     assert recomputed >= len(MAIN_PATH) - 2  # every turn but b's first (its cache was empty) and the submit
     pseudonym = keyring.pseudonym(key.channel, key.sender)
-    assert (await a.store.read(pseudonym)).state == (await alone.store.read(keyring.pseudonym("terminal", "solo"))).state
+    shared_state = (await a.store.read(pseudonym)).state
+    solo_state = (await alone.store.read(keyring.pseudonym("terminal", "solo"))).state
+    assert shared_state is not None and solo_state is not None
+    # Both hold the submitted report in an outbox until their next turn: the same report but for its id and times.
+    outboxes = shared_state.pop("outbox"), solo_state.pop("outbox")
+    assert [{k: v for k, v in o["report"].items() if k not in ("id", "received_at")} for o in outboxes] == \
+           [{k: v for k, v in o["report"].items() if k not in ("id", "received_at")} for o in outboxes[::-1]]
+    assert shared_state == solo_state
 
 
 async def test_a_submit_from_a_stale_copy_is_computed_again_and_not_sent_twice(services, redis, keyring):
@@ -328,11 +337,49 @@ async def test_a_submit_from_a_stale_copy_is_computed_again_and_not_sent_twice(s
     await walk(a, key, MAIN_PATH[:-1])  # a holds the conversation at "send?"
     sent = await b.turn(key, Inbound(text="send"))  # b reads it from Redis and submits
     assert sent.status == "submitted"
-    again = await a.turn(key, Inbound(text="send"))  # a's copy is stale: checked before submitting
-    assert again.status == "open" and again.receipt is None
-    assert last_question(again) == i18n.text("en", "ask_path")  # "send" is no answer to "what next?"
+    again = await a.turn(key, Inbound(text="send"))  # a's copy is stale: its write is refused, nothing submitted
+    # Computed again from Redis: b's outbox, which a cannot know was queued. Queued again, the queue
+    # says it has it, and the double "send" is answered with the receipt b showed.
+    assert again.status == "submitted" and again.receipt == sent.receipt
+    after = await a.turn(key, Inbound(text="send"))
+    assert after.status == "open" and after.receipt is None
+    assert last_question(after) == i18n.text("en", "ask_path")  # "send" is no answer to "what next?"
     assert await services.queue.claim("analyst") is not None
     assert await services.queue.claim("analyst") is None  # one report, not two
+
+
+async def test_a_report_whose_queueing_failed_is_queued_by_the_next_turn(services, redis, keyring):
+    """The conversation is written with the report in its outbox, then the queue fails (its Redis is
+    down): the reporter gets an error and no receipt. Their next turn, whatever it says, queues the
+    report and shows the receipt; nothing is queued twice."""
+    dead = TriageQueue(connect("redis://127.0.0.1:1", socket_connect_timeout=1), shards=1, lease_ms=60_000,
+                       retention_ms=86_400_000)
+    broken = Dialog(dataclasses.replace(services, queue=dead), ConversationStore(redis))
+    key = ConversationKey("terminal", "queue-down")
+    await walk(broken, key, MAIN_PATH[:-1])
+    with pytest.raises(UNAVAILABLE):
+        await broken.turn(key, Inbound(text="send"))
+    assert await services.queue.claim("analyst") is None  # nothing queued yet
+    state = (await broken.store.read(keyring.pseudonym(key.channel, key.sender))).state
+    assert state is not None and state["outbox"]["report"]["category"] == "csam"
+    healed = Dialog(services, ConversationStore(redis))  # another process, or this one once Redis is back
+    turn = await healed.turn(key, Inbound(text="send"))
+    assert turn.status == "submitted" and turn.receipt == state["outbox"]["receipt"]
+    assert turn.receipt in " ".join(m.text for m in turn.messages)
+    assert last_question(turn) == i18n.text("en", "after_submit")
+    assert (await healed.turn(key, Inbound(text="help"))).status == "open"
+    claimed = await services.queue.claim("analyst")
+    assert claimed is not None and await services.queue.claim("analyst") is None  # one report
+    assert await services.queue.receipt_status(turn.receipt) == "in_review"  # claimed just above
+
+
+async def test_the_submitting_turn_costs_two_round_trips(dialog, key, monkeypatch):
+    await walk(dialog, key, MAIN_PATH[:-1])
+    sent = _sends(monkeypatch)
+    turn = await dialog.turn(key, Inbound(text="send"))
+    assert turn.status == "submitted" and sent[0] == 2  # the conditional write, then the queue's script
+    sent[0] = 0
+    assert (await dialog.turn(key, Inbound(text="help"))).status == "open" and sent[0] == 1  # the outbox dropped unasked
 
 
 async def test_a_conversation_forgotten_elsewhere_is_not_served_from_the_cache(services, redis):

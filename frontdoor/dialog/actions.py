@@ -256,7 +256,17 @@ class ActionSubmitReport(_Base, Action):
         return "action_submit_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        slots, locale, svc = tracker.slots, locale_of(tracker), self.services
+        locale = locale_of(tracker)
+        submitted = await self.services.queue.submit(self.prepare(tracker.slots, locale))
+        self.announce(dispatcher, locale, submitted.receipt)
+        return [SlotSet("receipt", submitted.receipt)]
+
+    # The two halves of `run` around the submit, for a driver that stores the conversation between
+    # them (the engine: see Dialog._complete).
+
+    def prepare(self, slots: dict[str, Any], locale: str) -> dict[str, Any]:
+        """The report the filled form makes (report.build_report: validated, redacted), not yet queued."""
+        svc = self.services
         no_link = slots.get("urls") == []
         fields: dict[str, Any] = {
             "category": slots["category"],
@@ -276,13 +286,14 @@ class ActionSubmitReport(_Base, Action):
             fields["contact"] = svc.keyring.decrypt(slots["contact"])
             fields["contact_consent"] = True
         # A Rasa assistant may not set the channel slot, or set its own names ("rest"): those are "api".
-        channel = slots.get("channel") if slots.get("channel") in CHANNELS else "api"
-        report = build_report(fields, channel=channel, keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
-                              default_region=svc.default_region)
-        submitted = await svc.queue.submit(report)
-        say(dispatcher, i18n.text(locale, "submitted", receipt=submitted.receipt), receipt=submitted.receipt)
+        channel = str(slots["channel"]) if slots.get("channel") in CHANNELS else "api"
+        return build_report(fields, channel=channel, keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
+                            default_region=svc.default_region)
+
+    @staticmethod
+    def announce(dispatcher: CollectingDispatcher, locale: str, receipt: str) -> None:
+        say(dispatcher, i18n.text(locale, "submitted", receipt=receipt), receipt=receipt)
         say(dispatcher, i18n.text(locale, "what_next"))
-        return [SlotSet("receipt", submitted.receipt)]
 
 
 class ActionOfferResources(_Base, Action):

@@ -9,16 +9,18 @@ and safeguarding, which answers words of danger at once and then carries on.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from ..errors import NotFound, Unavailable
+from .. import ids
+from ..errors import Conflict, NotFound, Unavailable
 from ..keyring import Keyring
 from . import form, i18n
 from .actions import ActionOfferResources, ActionSubmitReport, ValidateReportForm
@@ -39,18 +41,11 @@ COMMANDS = {
 }
 # How often one turn is computed again while other processes keep writing its conversation.
 MAX_ATTEMPTS = 5
+SENT_REMEMBERED = 10_000  # report ids this process queued, so their outboxes are dropped without asking Redis
 
 
 class ConversationNotFound(NotFound):
     code = "conversation_not_found"
-
-
-class _Moved(Exception):
-    """The conversation in Redis is not the copy this turn was computed from; here is Redis's."""
-
-    def __init__(self, current: Loaded) -> None:
-        super().__init__("conversation moved on")
-        self.current = current
 
 
 class Dialog:
@@ -62,6 +57,7 @@ class Dialog:
         self._submit = ActionSubmitReport(services)
         self._offer = ActionOfferResources(services)
         self._domain: DomainDict = rasa_domain()
+        self._sent: OrderedDict[str, None] = OrderedDict()
 
     # -- entry points -----------------------------------------------------------
 
@@ -82,27 +78,31 @@ class Dialog:
 
         Usually one round trip: the state comes from this process's cache and the turn's write is
         conditional on Redis still holding that state (ConversationStore.commit). If it does not,
-        the turn is computed again from what Redis holds."""
+        the turn is computed again from what Redis holds.
+
+        The turn that completes a report makes two: it writes the conversation with the built report
+        in an outbox (conditional, as every turn: so a stale copy never submits anything), then
+        queues the report. Should the second fail, the reporter has been told nothing yet, and the
+        conversation's next turn, in whichever process, queues it (again: the queue refuses a report
+        it already holds) and shows its receipt."""
         pseudonym = self.keyring.pseudonym(key.channel, key.sender)
         loaded = await self.store.load(pseudonym)
         for _ in range(MAX_ATTEMPTS):
-            try:
-                turn, state = await self._compute(pseudonym, loaded, inbound, key.channel, locale_hint, country_hint,
-                                                  start_if_missing)
-            except _Moved as moved:
-                loaded = moved.current
-                continue
+            turn, state = await self._compute(loaded, inbound, key.channel, locale_hint, country_hint, start_if_missing)
             current = await self.store.commit(pseudonym, loaded, state)
             if current is None:
+                outbox = state.get("outbox") if state is not None else None
+                if outbox is not None:  # written just now, by this turn (_compute takes any older one out)
+                    return await self._deliver(outbox, turn)
                 return turn
             log.info("conversation moved on in Redis meanwhile: turn computed again")
             loaded = current
         raise Unavailable("This conversation is busy. Please try again in a moment.")
 
-    async def _compute(self, pseudonym: str, loaded: Loaded, inbound: Inbound, channel: str, locale_hint: str | None,
+    async def _compute(self, loaded: Loaded, inbound: Inbound, channel: str, locale_hint: str | None,
                        country_hint: str | None, start_if_missing: bool) -> tuple[Turn, dict[str, Any] | None]:
-        """The turn, and the state to write (None: forget the conversation). Writes nothing to the
-        conversation; a report is submitted only on a state Redis is known to hold (`_Moved` if not)."""
+        """The turn, and the state to write (None: forget the conversation). Writes nothing, and
+        queues a report only from an outbox a turn before this one wrote to Redis."""
         if loaded.state is None and not start_if_missing:
             raise ConversationNotFound("This conversation has ended or expired. Please start a new one.")
         if loaded.state is None:
@@ -112,6 +112,9 @@ class Dialog:
             return Turn(greeting, locale=state["slots"]["language"]), state
 
         state = loaded.state
+        outbox = state.pop("outbox", None)
+        if outbox is not None and outbox["report"]["id"] not in self._sent:
+            return await self._deliver_late(state, outbox), state
         # Lone surrogates (valid in JSON, not in UTF-8) would fail when the state is saved.
         value = inbound.value.strip()[:MAX_INBOUND_CHARS].encode("utf-8", "replace").decode("utf-8")
         command = self._command(value)
@@ -119,21 +122,49 @@ class Dialog:
             locale = state["slots"]["language"]
             return Turn([Message(i18n.text(locale, "stopped"))], status="closed", locale=locale), None
 
-        async def ensure_current() -> None:
-            current = await self.store.current(loaded, pseudonym)
-            if current is not None:
-                raise _Moved(current)
-
         messages: list[Message] = []
         if inbound.text is not None:
             messages += self._safeguarding(state, value)
-        turn = await self._step(state, value, command, messages, ensure_current)
+        turn = await self._step(state, value, command, messages)
         return turn, (None if turn.status == "closed" else state)
+
+    async def _deliver(self, outbox: dict[str, Any], turn: Turn) -> Turn:
+        """Queue the outbox's report, written with the conversation just now; the turn, as shown."""
+        receipt = await self._queue(outbox)
+        if receipt != outbox["receipt"]:  # its code was taken meanwhile (about 1 in 2^50): show the one it got
+            messages = [dataclasses.replace(m, text=m.text.replace(outbox["receipt"], receipt)) for m in turn.messages]
+            turn = Turn(messages, status=turn.status, receipt=receipt, locale=turn.locale)
+        return turn
+
+    async def _deliver_late(self, state: dict[str, Any], outbox: dict[str, Any]) -> Turn:
+        """An outbox from a turn that did not see its report queued (Redis failed in between, or
+        another process wrote it): queue it now, whatever was said, and say what that turn would have."""
+        log.info("report from an earlier turn's outbox queued now")
+        receipt = await self._queue(outbox)
+        locale = state["slots"]["language"]
+        dispatcher = CollectingDispatcher()
+        self._submit.announce(dispatcher, locale, receipt)
+        messages = _messages(dispatcher)
+        messages.append(Message(self._t(state, "after_submit"), self._path_replies(state, finished=True), "choice"))
+        return Turn(messages, status="submitted", receipt=receipt, locale=locale)
+
+    async def _queue(self, outbox: dict[str, Any]) -> str:
+        """Submit once or again: a report the queue holds already is done (its receipt is the outbox's)."""
+        report = outbox["report"]
+        try:
+            receipt = (await self.services.queue.submit(report, receipt=outbox["receipt"])).receipt
+        except Conflict as exc:
+            if exc.code != "duplicate_report":
+                raise
+            receipt = outbox["receipt"]
+        self._sent[report["id"]] = None
+        while len(self._sent) > SENT_REMEMBERED:
+            self._sent.popitem(last=False)
+        return str(receipt)
 
     # -- one step ----------------------------------------------------------------
 
-    async def _step(self, state: dict[str, Any], value: str, command: str | None, messages: list[Message],
-                    ensure_current: Callable[[], Awaitable[None]]) -> Turn:
+    async def _step(self, state: dict[str, Any], value: str, command: str | None, messages: list[Message]) -> Turn:
         slots = state["slots"]
         if command == "restart":
             state.clear()
@@ -167,17 +198,20 @@ class Dialog:
             return Turn(messages + [Message(self._t(state, "cancelled"))], status="closed", locale=slots["language"])
         if form.next_slot(slots) is not None:
             return Turn(messages + self._ask_next(state), locale=slots["language"])
-        return await self._complete(state, messages, ensure_current)
+        return await self._complete(state, messages)
 
-    async def _complete(self, state: dict[str, Any], messages: list[Message],
-                        ensure_current: Callable[[], Awaitable[None]]) -> Turn:
-        """The form is full: submit (report path), offer resources, and ask what next."""
+    async def _complete(self, state: dict[str, Any], messages: list[Message]) -> Turn:
+        """The form is full: the report into the outbox (report path), resources offered, and what next.
+        The report is queued once the conversation is written (see `turn`)."""
         slots = state["slots"]
         path, receipt, status = slots.get("path"), None, "open"
         if path == "report":
-            await ensure_current()  # a report submitted from a stale copy could not be taken back
-            messages += await self._run(self._submit, state)
-            receipt, status = slots.get("receipt"), "submitted"
+            report, receipt = self._submit.prepare(slots, slots["language"]), ids.new_receipt()
+            state["outbox"] = {"report": report, "receipt": receipt}
+            dispatcher = CollectingDispatcher()
+            self._submit.announce(dispatcher, slots["language"], receipt)
+            messages += _messages(dispatcher)
+            status = "submitted"
         if path in ("report", "get_help", "self"):
             messages += await self._run(self._offer, state)
         kept = {k: slots.get(k) for k in (*form.STICKY, "channel")}

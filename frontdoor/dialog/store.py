@@ -11,9 +11,9 @@ without reading Redis, then commits with one script that writes only if the stor
 the one it computed from. Otherwise another process served the conversation meanwhile, or it expired,
 was forgotten or overwritten: the script answers with what is stored, and the engine computes the turn
 again from that. A cached entry is trusted for less than the idle TTL (its clock starts before the
-write is sent), so Redis never expires a state this process would still serve from memory; and
-nothing with an effect outside the conversation (submitting a report) runs on a cached state without
-checking its revision first (see `current`).
+write is sent), so Redis never expires a state this process would still serve from memory. Nothing
+with an effect outside the conversation runs before its commit succeeds: a report goes into the
+state's outbox and is queued after the write (see Dialog.turn).
 
 Nothing in a state is a raw sender id, and free text in it is already redacted, in Redis and here.
 """
@@ -64,7 +64,7 @@ class Loaded:
     state: dict[str, Any] | None
     seen_before: bool
     revision: str = ""  # the stored revision this state is a copy of ("": nothing, or nothing readable)
-    cached: bool = False  # from this process's cache: Redis may have moved on (see ConversationStore.current)
+    cached: bool = False  # from this process's cache: Redis may have moved on (the commit finds out)
 
 
 @dataclass
@@ -96,14 +96,6 @@ class ConversationStore:
         """The state as Redis has it now: one MGET."""
         raw, seen = await self.redis.mget([keys.conversation(pseudonym), keys.conversation_seen(pseudonym)])
         return _parse(raw, seen is not None)
-
-    async def current(self, loaded: Loaded, pseudonym: str) -> Loaded | None:
-        """None if `loaded` is what Redis holds now; else what it holds. For a turn about to do something
-        a recomputation could not take back: on a state read from Redis in this turn, no round trip."""
-        if not loaded.cached:
-            return None
-        fresh = await self.read(pseudonym)
-        return None if fresh.revision == loaded.revision and fresh.state is not None else fresh
 
     async def commit(self, pseudonym: str, loaded: Loaded, state: dict[str, Any] | None) -> Loaded | None:
         """Write `state` if Redis still holds the revision `loaded` was read at; None forgets the

@@ -98,13 +98,17 @@ class TriageQueue:
 
     # -- reports in -------------------------------------------------------------
 
-    async def submit(self, report: dict[str, Any]) -> Submitted:
+    async def submit(self, report: dict[str, Any], *, receipt: str | None = None) -> Submitted:
         """Store a built report (see report.build_report) and queue its cases; atomic per shard.
 
         The home shard (its first URL's) stores the report and all its same-shard URLs in one
         script. URLs on other shards follow in one idempotent script each; until they are
         confirmed the report sits in the home shard's fan-out set, which `recover_fanout`
         completes after a crash. With one shard (the default) a submit is one script call.
+
+        `receipt`: the code to try first (a caller that has shown it already); another is drawn only
+        if it is taken. A report already stored raises Conflict (duplicate_report), so submitting
+        the same report again is safe.
         """
         now = self.clock_ms()
         rid = report["id"]
@@ -116,8 +120,8 @@ class TriageQueue:
         doc = json.dumps(report, separators=(",", ":"), ensure_ascii=False)
         if others:
             await self.redis.zadd(keys.fanout(home), {rid: now})
-        for _attempt in range(5):
-            receipt = ids.new_receipt()
+        for attempt in range(5):
+            receipt = receipt if attempt == 0 and receipt is not None else ids.new_receipt()
             result = await self._run_submit(home, report, now, True, doc, receipt, by_shard.get(home, []))
             if result[0] != "receipt_taken":
                 break

@@ -712,8 +712,9 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
         "redis_commands": "total_commands_processed delta / requests: a pipeline's commands count one by one, and so do "
                           "the commands the queue's submit script and the conversation's commit script run. Round trips: "
                           "an ordinary message turn makes 1 (the conversation's commit script, EVALSHA, the state coming "
-                          "from the process's cache), the start 1 (the same script), the submitting turn 3 (an MGET "
-                          "checking the cached state, the submit script, the commit script); a baseline request 1. "
+                          "from the process's cache), the start 1 (the same script), the submitting turn 2 (the commit "
+                          "script writing the report into the conversation's outbox, then the queue's submit script); "
+                          "a baseline request 1. "
                           "The rate limiter's flushes add a pipeline of INCRBY+EXPIRE per 50 ms.",
         "cpu_pinning": "server under test alone on one CPU; redis-server and the load generator on the other (null: "
                        "left to the scheduler). The same placement for the app and the baseline.",

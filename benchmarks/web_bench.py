@@ -63,7 +63,7 @@ LEVELS = (10, 100)
 # The main report path, as the widget's buttons send it; None is the reporter's link, typed as text.
 PATH = ("report", "csam", None, "website", "skip", "no", "other_adult", "skip", "skip", "send")
 TURNS_PER_CONVERSATION = 1 + len(PATH)  # the start (it answers with the greeting) and ten messages
-CONVERSATIONS = {10: 300, 100: 600}
+CONVERSATIONS = {10: 1000, 100: 2000}  # a phase of a few seconds, so a passing disturbance weighs less
 QUICK_CONVERSATIONS = {10: 20, 100: 100}
 PROFILE_CONVERSATIONS = 300
 # Bounded run time on a busy machine: a phase starts no new conversation (or baseline request) after its

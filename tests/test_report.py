@@ -12,7 +12,7 @@ from frontdoor.errors import InvalidInput
 from frontdoor.keyring import Keyring
 import jsonschema
 
-from frontdoor.report import REPORT_SCHEMA, SUBMISSION_SCHEMA, _registry, build_report, check, load_schema, validator
+from frontdoor.report import REPORT_SCHEMA, SUBMISSION_SCHEMA, _registry, _verdict, build_report, check, load_schema, validator
 
 KEYRING = Keyring(b"report-test-secret-" + b"z" * 32)
 
@@ -49,8 +49,9 @@ documents = st.dictionaries(st.sampled_from(SUBMISSION_FIELDS + ["extra"]), json
 @given(st.one_of(submissions, documents))
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 def test_the_inlined_schemas_judge_as_the_files_do(document: dict[str, Any]) -> None:
-    """validator() follows every $ref once at load (report._inlined); the verdict, and the error an
-    API client is shown, stay those of the schema files with their $refs."""
+    """validator() follows every $ref once at load (report._inlined), and check() takes jsonschema-rs's
+    verdict (_verdict) before asking jsonschema for an error: the verdict, and the error an API client
+    is shown, stay those of the schema files with their $refs."""
     for name in (SUBMISSION_SCHEMA, REPORT_SCHEMA):
         schema = load_schema(name)
         cls = jsonschema.validators.validator_for(schema)
@@ -58,6 +59,7 @@ def test_the_inlined_schemas_judge_as_the_files_do(document: dict[str, Any]) -> 
         expected = jsonschema.exceptions.best_match(files.iter_errors(document))
         got = jsonschema.exceptions.best_match(validator(name).iter_errors(document))
         assert (expected is None) == (got is None)
+        assert _verdict(name).is_valid(document) == (expected is None)  # the fast verdict check() trusts
         if expected is not None and got is not None:
             assert (got.validator, list(got.absolute_path), got.message) == \
                    (expected.validator, list(expected.absolute_path), expected.message)
@@ -96,3 +98,16 @@ def test_url_errors_name_the_field_and_reason() -> None:
     with pytest.raises(InvalidInput) as info:
         build({"category": "csam", "urls": ["https://example.com/", "www.example.com/page"]})
     assert info.value.code == "url_no_scheme" and info.value.message.startswith("urls/1:")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("received_at", "2026-11-26T10:00:00.000Z"), ("received_at", "yesterday"), ("received_at", "2026-13-40T99:00:00Z"),
+    ("attachments_dropped", 1.0), ("attachments_dropped", True), ("attachments_dropped", 2.5),
+    ("reporter_country", "gb"), ("locale", "en-GB"), ("locale", "EN"),
+])
+def test_the_fast_verdict_agrees_on_formats_and_numbers(field: str, value: Any) -> None:
+    report = dict(build({"category": "csam", "urls": ["https://example.com/a"]}), **{field: value})
+    schema = load_schema(REPORT_SCHEMA)
+    cls = jsonschema.validators.validator_for(schema)
+    reference = cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER).is_valid(report)
+    assert _verdict(REPORT_SCHEMA).is_valid(report) == reference

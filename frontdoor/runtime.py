@@ -6,7 +6,9 @@ in C: about a quarter less CPU per chat turn here, most of it the HTTP and Redis
 Once started, a server holds a large, permanent heap (the dialog's domain, the prevention content,
 compiled schemas, every module). Python's oldest-generation collection walks all of it: a pause of
 about 60 ms under load here, which is a chat turn's p99. `gc.freeze()` after start-up moves that
-heap out of the collector's sight; what requests allocate is collected as before.
+heap out of the collector's sight; what requests allocate is collected as before, though less often
+(the youngest generation's threshold raised from 700 to 10,000 allocations): nearly everything a
+request allocates is freed by its reference count, and each collection walks what is still alive.
 
 Nothing in frontdoor depends on either; the tests run on asyncio's loop with the collector untouched.
 """
@@ -36,6 +38,7 @@ def settle_heap() -> None:
     """Collect start-up's garbage, then freeze what is left (see the module's docstring)."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 async def settle_heap_on_startup(_app: Any) -> None:

@@ -163,3 +163,21 @@ async def test_report_form_validates_inline_and_submits(web, redis):
     assert report["channel"] == "web_form" and report["where_seen"]["account"] == "player_9"
     assert report["reporter_country"] == "DE" and report["contact"] is not None
     assert page.count('class="resource"') <= 3
+
+
+def test_a_turn_is_written_as_message_as_dict_says() -> None:
+    """The API's reply passes the Message dataclasses to orjson as they are (channels/web._body):
+    the JSON must be what Message.as_dict, the documented shape, gives."""
+    import orjson
+
+    from frontdoor.api.errors import json_reply
+    from frontdoor.channels.web import _body
+    from frontdoor.dialog.messages import Message, QuickReply, ResourceCard, Turn
+
+    card = ResourceCard("Helpline", "Free and confidential.", "https://example.com/help", "0800 000 000", "tel:+440800000000")
+    turn = Turn([Message("Pick one", (QuickReply("Yes", "yes"), QuickReply("No", "no")), "choice", (card,)),
+                 Message("Plain")], status="submitted", receipt="ABCDE-FGHJK", locale="de")
+    body = json_reply(_body(turn)).body
+    assert isinstance(body, bytes)
+    assert orjson.loads(body) == {"messages": [m.as_dict() for m in turn.messages], "state": "submitted",
+                                  "receipt": "ABCDE-FGHJK", "locale": "de"}

@@ -26,15 +26,13 @@ import hashlib
 import html as htmllib
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
 from typing import Any, Final
 
-from . import urls
-from .dialog.i18n import LOCALES, choose_locale
+from . import mailtopic, urls
 from .errors import FrontdoorError
 from .redaction import EMAIL_MARK
 
@@ -224,8 +222,8 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
         body_text=body,
         urls=_accepted_urls(_url_candidates(subject) + reading.candidates, addresses),
         attachments_dropped=reading.dropped,
-        locale=_locale(content_language, _header(headers, "accept-language"), prose),
-        category=_category(prose),
+        locale=mailtopic.locale(content_language, _header(headers, "accept-language"), prose),
+        category=mailtopic.category(prose),
         automated=_automated(headers, msg.get_content_type(), envelope_from),
         reply_language_hint=content_language,
     )
@@ -641,7 +639,7 @@ def _close_link(out: list[str], link: tuple[str, int]) -> int:
     return len(out[-1])
 
 
-# --- URLs, language, category --------------------------------------------------------
+# --- URLs ----------------------------------------------------------------------------
 
 _URL_START_RE: Final = re.compile(r"https?://", re.IGNORECASE)
 _URL_TOKEN_RE: Final = re.compile(r"https?://\S*", re.IGNORECASE)
@@ -680,77 +678,6 @@ def _accepted_urls(candidates: list[str], addresses: list[str]) -> tuple[str, ..
             if len(accepted) >= MAX_URLS:
                 break
     return tuple(accepted)
-
-
-# Words frequent in one shipped language and rare in the other two.
-_STOPWORDS: Final = {
-    "en": frozenset("the and is are this that with have has were you your please there what which would could "
-                    "about from found been they their because someone saw of to my it i for not but he she him "
-                    "we who when where how if or".split()),
-    "de": frozenset("der die das und ist nicht ich sie es ein eine einen mit auf für von zu den dem bitte habe "
-                    "hat wurde diese dieser dieses seite auch aber wie mein meine mich mir wir uns gefunden über "
-                    "oder wenn weil kind kinder hallo danke".split()),
-    "fr": frozenset("le la les et est une un des du de je il elle nous vous pas ne que qui dans pour sur avec ce "
-                    "cette mon ma mes bonjour merci j'ai c'est trouvé enfant enfants été au aux par sont très "
-                    "mais ou où en".split()),
-}
-_PUNCTUATION: Final = ".,;:!?()[]{}\"'«»“”„‚‹›-–—…*/"
-_MAX_GUESS_CHARS: Final = 4 * 1024  # a language shows in its first paragraphs
-
-
-def _locale(content_language: str | None, accept_language: str | None, prose: str) -> str:
-    for hint in (content_language, accept_language):
-        named = {re.split(r"[-_;\s]", part.strip().lower(), maxsplit=1)[0] for part in (hint or "").split(",")}
-        if named & set(LOCALES):
-            return choose_locale(hint)
-    seen: Counter[str] = Counter()
-    for token, n in Counter(prose[:_MAX_GUESS_CHARS].lower().replace("\u2019", "'").split()).items():
-        seen[token.strip(_PUNCTUATION)] += n
-    counts = {lang: sum(n for word, n in seen.items() if word in words) for lang, words in _STOPWORDS.items()}
-    ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
-    (best, top), (_, second) = ranked[0], ranked[1]
-    return best if top >= 2 and top >= 2 * second else "en"
-
-
-# Phrases that clearly name a category, in each shipped language. German stems have no
-# leading word boundary because German joins words ("Kindesmissbrauch", "Cybergrooming").
-_CATEGORY_PATTERNS: Final = {
-    "csam": (r"\bchild (?:sexual )?abuse (?:material|images?|videos?|content|imagery)|\bchild sexual abuse"
-             r"|\bchild porn|\bcsam\b|\bsexual abuse of (?:a )?(?:child|children|minors?)\b"
-             r"|\bindecent (?:images?|photos?|videos?) of (?:a )?(?:child|children)\b"
-             r"|(?<!daten)missbrauch|kinderporno"
-             r"|p[ée]docriminel|p[ée]dopornograph|pornographie (?:infantile|juv[ée]nile)"
-             r"|abus sexuels? (?:sur|d'|de) (?:un |une |des |l')?(?:enfant|mineur)"),
-    "grooming": r"(?<!dog )(?<!pet )(?<!hair )grooming|\bgroomer|p[ée]dopi[ée]geage",
-    "sextortion": (r"sextortion|\bsexual extortion|\bsextort|\bthreaten(?:ed|ing|s)? to (?:share|post|send|publish|leak)"
-                   r"|\bblackmail|erpress|sextorsion|\bchantage|\bmena(?:ce|cé|cée|cent|çait) de (?:publier|diffuser|partager|envoyer)"),
-    "self_generated": (r"\bnude selfies?\b|\bnudes? of (?:me|myself)\b|\bmy nudes\b|\bself[- ]generated\b"
-                       r"|\bnaked (?:pictures?|photos?|pics?) of (?:me|myself)\b"
-                       r"|nacktselfie|nackt(?:bilder|fotos|bild|foto) von mir"
-                       r"|\bselfies? nue?s?\b|\bphotos? de moi nue?s?\b|\bmes nudes\b"),
-    "trafficking": (r"(?<!drug )(?<!drugs )\btraffick(?:ing|ed|er|ers)\b|\bchild(?:ren)? for sale\b"
-                    r"|menschenhandel|kinderhandel"
-                    r"|\btraite (?:des |d')(?:[êe]tres humains|enfants)|\btrafic d'(?:enfants|[êe]tres humains)"),
-}
-_CATEGORY_RES: Final = {name: re.compile(p) for name, p in _CATEGORY_PATTERNS.items()}
-# Substrings every phrase of a category contains: most e-mails name no category, and testing
-# these first is ~100 times faster than running the patterns (which have no literal prefix).
-_CATEGORY_TRIGGERS: Final = {
-    "csam": ("child", "csam", "missbrauch", "kinderporno", "docriminel", "dopornograph", "pornographie", "abus",
-             "indecent"),
-    "grooming": ("groom", "piégeage", "piegeage"),
-    "sextortion": ("sextor", "extortion", "threaten", "blackmail", "erpress", "chantage", "mena"),
-    "self_generated": ("nude", "self", "naked", "nackt", "de moi"),
-    "trafficking": ("traffick", "for sale", "handel", "traite", "trafic"),
-}
-
-
-def _category(prose: str) -> str:
-    """The one category the text clearly names; "other" when none does, or more than one."""
-    text = prose.lower().replace("\u2019", "'")
-    named = [name for name, pattern in _CATEGORY_RES.items()
-             if any(t in text for t in _CATEGORY_TRIGGERS[name]) and pattern.search(text)]
-    return named[0] if len(named) == 1 else "other"
 
 
 # --- cleaning text -------------------------------------------------------------------

@@ -197,20 +197,6 @@ def test_category_read_from_the_subject_but_not_from_urls() -> None:
     assert parse(eml("https://grooming.example.com/trafficking")).category == "other"
 
 
-def test_category_triggers_cover_every_pattern() -> None:
-    # The substring pre-check must never hide a phrase its pattern would find.
-    phrases = {"csam": ["child porn", "csam", "kinderporno", "pornographie infantile", "abus sexuel sur un enfant",
-                        "indecent images of children", "sexual abuse of minors", "pédopornographie"],
-               "grooming": ["groomer", "pedopiegeage"], "sextortion": ["sextort", "sexual extortion", "blackmail",
-                                                                       "menacé de diffuser", "sextorsion"],
-               "self_generated": ["nudes of myself", "self generated", "naked pics of me", "nacktselfie",
-                                  "photos de moi nue", "mes nudes"],
-               "trafficking": ["children for sale", "kinderhandel", "trafic d'enfants", "trafficked"]}
-    for category, texts in phrases.items():
-        for text in texts:
-            assert mailparse._category(text) == category, text
-
-
 # --- attachments -----------------------------------------------------------------------
 
 

@@ -7,9 +7,10 @@ import json
 from datetime import date, datetime, timezone
 
 import pytest
+from redis.exceptions import ResponseError
 
 from frontdoor.errors import Conflict, NotFound
-from frontdoor.queue import keys, stats
+from frontdoor.queue import AlreadySubmitted, keys, stats
 from frontdoor.queue.retention import purge_expired
 from frontdoor.report import build_report
 
@@ -255,6 +256,36 @@ async def test_report_without_url_is_a_case_of_its_own(make_queue, report):
     assert a.cases[0][0] != b.cases[0][0]
     case = await q.get(a.cases[0][0])
     assert case["url"] is None and case["reports"][0]["where_seen"]["account"] == "user_123"
+
+
+async def test_a_dedupe_id_makes_one_report_and_is_remembered_with_it(make_queue, report, redis):
+    q = await make_queue()
+    first = await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)
+    with pytest.raises(AlreadySubmitted) as again:
+        await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)
+    assert again.value.report_id == first.report_id
+    other = await q.submit(report(q), dedupe_id="mid-2", dedupe_ttl_s=600)  # another id: another report
+    assert other.cases[0] == (first.cases[0][0], "joined")
+    assert await redis.get(keys.submitted(0, "mid-1")) == first.report_id
+    assert 590 <= await redis.ttl(keys.submitted(0, "mid-1")) <= 600
+    today = datetime.now(timezone.utc).date()
+    assert (await stats.collect(q, today, today))["totals"]["reports"] == 2
+    assert len(await redis.keys("*receipt:*")) == 2  # the refused one took no receipt code
+    await q.submit(report(q))  # without one, nothing is remembered
+    assert len(await redis.keys("*submitted:*")) == 2
+
+
+async def test_a_refused_submit_leaves_its_dedupe_id_free(make_queue, report, redis):
+    q = await make_queue()
+    await redis.config_set("maxmemory", 1)  # writes are refused (noeviction), as on a full Redis
+    try:
+        with pytest.raises(ResponseError, match="maxmemory"):
+            await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)
+    finally:
+        await redis.config_set("maxmemory", 0)
+    assert await redis.exists(keys.submitted(0, "mid-1")) == 0
+    retried = await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)  # the sender's retry is stored
+    assert await redis.get(keys.submitted(0, "mid-1")) == retried.report_id
 
 
 async def test_shards_keep_every_key_in_one_slot_and_claim_across_them(make_queue, report, redis):

@@ -27,7 +27,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from .. import mailparse, urls
 from ..dialog import i18n
 from ..dialog.actions import resources_for
-from ..queue import keys
+from ..queue import AlreadySubmitted, keys
 from ..redis_client import UNAVAILABLE
 from ..report import build_report
 
@@ -80,25 +80,29 @@ class ReportHandler:
         return "250 2.0.0 Report received"
 
     async def _store(self, mail: mailparse.ParsedMail) -> str | None:
-        """The report's receipt, or None when this Message-ID was already made into a report."""
+        """The report's receipt, or None when this Message-ID was already made into a report.
+
+        The Message-ID is checked and remembered by the queue's submit script, with the report:
+        one round trip, and a message whose submit failed leaves nothing behind, so the sender's
+        retry becomes the report.
+        """
         svc = self.services
-        dedupe = None
-        if mail.message_id:
-            dedupe = keys.mail_seen(svc.keyring.pseudonym("message-id", mail.message_id))
-            if not await svc.redis.set(dedupe, "pending", nx=True, ex=DEDUPE_TTL_S):
-                log.info("e-mail with a Message-ID seen before: no second report")
-                return None
+        dedupe_id = svc.keyring.pseudonym("message-id", mail.message_id) if mail.message_id else None
+        mail = replace(mail, urls=tuple(u for u in mail.urls if not self._ours(u)))
+
+        def home_shard(value: str) -> int:
+            # build_report asks with the first URL, or with a random value when there is none; a
+            # redelivery must meet its Message-ID again, so without URLs that decides the shard.
+            return svc.queue.shard_of_url(value if mail.urls or dedupe_id is None else dedupe_id)
+
+        region = svc.settings.hotline_country
+        report = build_report(mailparse.submission(mail, default_region=region), channel=CHANNEL, keyring=svc.keyring,
+                              shard_of_url=home_shard, default_region=region)
         try:
-            mail = replace(mail, urls=tuple(u for u in mail.urls if not self._ours(u)))
-            region = svc.settings.hotline_country
-            report = build_report(mailparse.submission(mail, default_region=region), channel=CHANNEL, keyring=svc.keyring,
-                                  shard_of_url=svc.queue.shard_of_url, default_region=region)
-            submitted = await svc.queue.submit(report)
-        except BaseException:
-            if dedupe is not None:  # let the sender's retry make the report
-                with contextlib.suppress(*UNAVAILABLE):
-                    await svc.redis.delete(dedupe)
-            raise
+            submitted = await svc.queue.submit(report, dedupe_id=dedupe_id, dedupe_ttl_s=DEDUPE_TTL_S)
+        except AlreadySubmitted:
+            log.info("e-mail with a Message-ID seen before: no second report")
+            return None
         return submitted.receipt
 
     def _ours(self, url: str) -> bool:

@@ -92,14 +92,18 @@ class ParsedMail:
     reply_language_hint: str | None
 
 
-def parse_mail(raw: bytes, *, envelope_from: str | None) -> ParsedMail:
-    """`envelope_from` is the SMTP MAIL FROM ("<>" or "" for a bounce), None if unknown."""
+def parse_mail(raw: bytes, *, envelope_from: str | None, own_hosts: frozenset[str] = frozenset()) -> ParsedMail:
+    """`envelope_from` is the SMTP MAIL FROM ("<>" or "" for a bounce), None if unknown.
+
+    Links to `own_hosts` (as `urls.parse` writes a host) are not reported: the hotline's own site
+    and the resources its replies recommend come back quoted in replies to those replies.
+    """
     raw = bytes(raw)
     if len(raw) > MAX_MESSAGE_BYTES:
         raise MailRejected(552, "552 5.3.4 Message too big")
     _check_header_lines(raw)
     try:
-        return _parse(raw, envelope_from)
+        return _parse(raw, envelope_from, own_hosts)
     except MemoryError:
         raise MailRejected(451, "451 4.3.0 Temporarily unable to read the message; please try again later") from None
     except Exception as exc:  # the stdlib parser on hostile input: never crash the server, answer instead
@@ -151,9 +155,6 @@ def _cut(text: str, max_chars: int) -> str:
 
 # --- the raw message -----------------------------------------------------------------
 
-_BARE_CR_OR_LF_RE: Final = re.compile(rb"\r(?!\n)|(?<!\r)\n")
-
-
 def _check_header_lines(raw: bytes) -> None:
     # aiosmtpd splits DATA on CRLF only, so every line it hands over ends in CRLF and a bare CR
     # or LF can only be inside a line. Python's parser ends a header line at either, which would
@@ -161,7 +162,8 @@ def _check_header_lines(raw: bytes) -> None:
     # written with bare-LF line ends (SMTP requires CRLF; aiosmtpd would not end its DATA anyway).
     end = 0 if raw.startswith(b"\r\n") else raw.find(b"\r\n\r\n")
     head = raw if end < 0 else raw[: end + 2]
-    if _BARE_CR_OR_LF_RE.search(head):
+    crlf = head.count(b"\r\n")  # every CR must begin one of these and every LF end one
+    if head.count(b"\r") != crlf or head.count(b"\n") != crlf:
         raise MailRejected(550, "550 5.6.0 Malformed header line (bare CR or LF); lines must end in CRLF")
 
 
@@ -203,7 +205,7 @@ class _Reading:
     candidates: list[str] = field(default_factory=list)
 
 
-def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
+def _parse(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> ParsedMail:
     msg = BytesParser(policy=_POLICY).parsebytes(raw)
     headers = _index_headers(msg)
     reading = _Reading()
@@ -220,7 +222,7 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
         message_id=_message_id(headers.get("message-id")),
         subject=subject,
         body_text=body,
-        urls=_accepted_urls(_url_candidates(subject) + reading.candidates, addresses),
+        urls=_accepted_urls(_url_candidates(subject) + reading.candidates, addresses, own_hosts),
         attachments_dropped=reading.dropped,
         locale=mailtopic.locale(content_language, _header(headers, "accept-language"), prose),
         category=mailtopic.category(prose),
@@ -661,7 +663,7 @@ def _url_candidates(text: str) -> list[str]:
     return found
 
 
-def _accepted_urls(candidates: list[str], addresses: list[str]) -> tuple[str, ...]:
+def _accepted_urls(candidates: list[str], addresses: list[str], own_hosts: frozenset[str]) -> tuple[str, ...]:
     accepted: list[str] = []
     seen: set[str] = set()
     for candidate in dict.fromkeys(candidates[:MAX_URL_CANDIDATES]):
@@ -671,6 +673,8 @@ def _accepted_urls(candidates: list[str], addresses: list[str]) -> tuple[str, ..
         try:
             url = urls.parse(candidate)
         except urls.UrlError:
+            continue
+        if url.host in own_hosts:
             continue
         if url.normalized not in seen:
             seen.add(url.normalized)
@@ -692,8 +696,8 @@ def _clean(text: str) -> str:
     """Safe to store: no lone surrogates (Redis writes encode UTF-8), no control characters."""
     if not text.isascii():
         text = _NEWLINE_RE.sub("\n", _SURROGATE_RE.sub("\ufffd", text))
-    elif "\r" in text:
-        text = _NEWLINE_RE.sub("\n", text)
+    elif "\r" in text:  # the same as _NEWLINE_RE, whose other line ends are not ASCII
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _UNSAFE_RE.sub("", text)
 
 

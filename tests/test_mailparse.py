@@ -344,7 +344,7 @@ def test_too_big_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_parser_failure_is_an_answer_and_the_log_holds_no_content(monkeypatch: pytest.MonkeyPatch,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
-    def broken(raw: bytes, envelope_from: str | None) -> ParsedMail:
+    def broken(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> ParsedMail:
         raise IndexError(raw.decode())
 
     monkeypatch.setattr(mailparse, "_parse", broken)
@@ -353,7 +353,7 @@ def test_a_parser_failure_is_an_answer_and_the_log_holds_no_content(monkeypatch:
     assert (info.value.smtp_code, info.value.reply) == (554, mailparse._INTERNAL_REPLY)
     assert "IndexError" in caplog.text and "secret" not in caplog.text and SENDER not in caplog.text
 
-    def out_of_memory(raw: bytes, envelope_from: str | None) -> ParsedMail:
+    def out_of_memory(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> ParsedMail:
         raise MemoryError
 
     monkeypatch.setattr(mailparse, "_parse", out_of_memory)
@@ -772,3 +772,10 @@ def _time(fn: Any, n: int) -> float:
     for _ in range(n):
         fn()
     return (time.perf_counter() - started) / n
+
+
+def test_links_to_own_hosts_are_not_reported() -> None:
+    raw = eml("Thanks. See https://report.hotline.example/help and https://www.example.com/new-page")
+    mail = parse_mail(raw, envelope_from=SENDER, own_hosts=frozenset({"report.hotline.example"}))
+    assert mail.urls == ("https://www.example.com/new-page",)
+    assert parse(raw).urls == ("https://report.hotline.example/help", "https://www.example.com/new-page")

@@ -16,7 +16,6 @@ import smtplib
 import ssl
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from urllib.parse import urlsplit
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -49,7 +48,8 @@ class ReportHandler:
         self.addresses = {a.lower() for a in services.settings.report_addresses}
         catalog = services.dialog.services.catalog
         links = [services.settings.public_url, *catalog.resource_urls()]
-        self._own_hosts = {urlsplit(link).hostname or "" for link in links} - {""}
+        # A reply quoting our auto-reply must not report the helplines we recommended.
+        self._own_hosts = frozenset(urlsplit(link).hostname or "" for link in links) - {""}
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -61,7 +61,7 @@ class ReportHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
-            mail = mailparse.parse_mail(raw, envelope_from=envelope.mail_from)
+            mail = mailparse.parse_mail(raw, envelope_from=envelope.mail_from, own_hosts=self._own_hosts)
         except mailparse.MailRejected as exc:
             log.info("e-mail refused: %s", exc.smtp_code)
             return exc.reply
@@ -88,7 +88,6 @@ class ReportHandler:
         """
         svc = self.services
         dedupe_id = svc.keyring.pseudonym("message-id", mail.message_id) if mail.message_id else None
-        mail = replace(mail, urls=tuple(u for u in mail.urls if not self._ours(u)))
 
         def home_shard(value: str) -> int:
             # build_report asks with the first URL, or with a random value when there is none; a
@@ -104,15 +103,6 @@ class ReportHandler:
             log.info("e-mail with a Message-ID seen before: no second report")
             return None
         return submitted.receipt
-
-    def _ours(self, url: str) -> bool:
-        """A link to the hotline itself or to a resource we sent: a reply quoting our auto-reply
-        must not report the helplines we recommended."""
-        try:
-            host = urls.parse(url).host
-        except urls.UrlError:
-            return False
-        return host in self._own_hosts
 
     async def _queue_reply(self, mail: mailparse.ParsedMail, sender: str, receipt: str) -> None:
         svc = self.services

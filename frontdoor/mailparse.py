@@ -215,7 +215,7 @@ def _parse(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> 
     addresses, names = _sender_identity(headers, envelope_from)
     subject = _cut(_remove_sender(subject, addresses, names), MAX_SUBJECT_CHARS)
     body = _remove_sender(body, addresses, names)
-    prose = _URL_TOKEN_RE.sub(" ", f"{subject}\n{body}")
+    prose = _without_urls(f"{subject}\n{body}")
 
     content_language = _clean_line(_header(headers, "content-language") or "")[:100] or None
     return ParsedMail(
@@ -643,21 +643,41 @@ def _close_link(out: list[str], link: tuple[str, int]) -> int:
 
 # --- URLs ----------------------------------------------------------------------------
 
-_URL_START_RE: Final = re.compile(r"https?://", re.IGNORECASE)
-_URL_TOKEN_RE: Final = re.compile(r"https?://\S*", re.IGNORECASE)
+# "http://" and "https://" in any case (what r"https?://" with IGNORECASE finds), looked for from
+# their "://": Python's re searches a pattern that starts with a literal at C speed, and tries one
+# that starts with "https?" at every character (~15 times slower on an e-mail). Group 1 is set
+# for "https". _URL_TOKEN_RE adds the rest of the token.
+_URL_START_RE: Final = re.compile(r"://(?:(?<=https://)()|(?<=http://))", re.IGNORECASE)
+_URL_TOKEN_RE: Final = re.compile(r"://(?:(?<=https://)()|(?<=http://))\S*", re.IGNORECASE)
+
+
+def _url_start(m: re.Match[str]) -> int:
+    return m.start() - (5 if m.group(1) is not None else 4)
+
+
+def _without_urls(text: str) -> str:
+    """Every URL token (from "http(s)://" to the next space) replaced by a space."""
+    out: list[str] = []
+    pos = 0
+    for m in _URL_TOKEN_RE.finditer(text):
+        out += (text[pos: _url_start(m)], " ")
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _url_candidates(text: str) -> list[str]:
     found: list[str] = []
     pos = 0
     for m in _URL_START_RE.finditer(text):
-        if m.start() < pos:
+        start = _url_start(m)
+        if start < pos:
             continue
-        window = text[m.start(): m.start() + _URL_WINDOW_CHARS].split(None, 1)[0]
+        window = text[start: start + _URL_WINDOW_CHARS].split(None, 1)[0]
         hits = urls.find_urls(window)
         if hits:
             found.append(hits[0])
-            pos = m.start() + len(hits[0])
+            pos = start + len(hits[0])
         if len(found) >= MAX_URL_CANDIDATES:
             break
     return found

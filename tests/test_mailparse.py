@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -779,3 +780,16 @@ def test_links_to_own_hosts_are_not_reported() -> None:
     mail = parse_mail(raw, envelope_from=SENDER, own_hosts=frozenset({"report.hotline.example"}))
     assert mail.urls == ("https://www.example.com/new-page",)
     assert parse(raw).urls == ("https://report.hotline.example/help", "https://www.example.com/new-page")
+
+
+url_text = st.lists(st.sampled_from(["http://", "https://", "HTTPS://", "httpſ://", "hTtP", "s", "://", "x", " ", "\n",
+                                     "a.example/p", "ftp://", "(", ")", "\u00a0"]), max_size=16).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(url_text, st.text(max_size=40)))
+def test_url_scans_find_what_the_plain_patterns_find(text: str) -> None:
+    # The scans start from "://" for speed; they must agree with the obvious patterns.
+    assert [mailparse._url_start(m) for m in mailparse._URL_START_RE.finditer(text)] == \
+        [m.start() for m in re.finditer(r"https?://", text, re.IGNORECASE)]
+    assert mailparse._without_urls(text) == re.sub(r"https?://\S*", " ", text, flags=re.IGNORECASE)

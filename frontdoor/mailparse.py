@@ -197,6 +197,25 @@ class _Part(EmailMessage):
 _POLICY: Final = _RawHeaderPolicy(message_factory=_Part)
 
 
+def _message(raw: bytes) -> Message:
+    """What BytesParser reads, with the header block parsed alone when the body is one part.
+
+    For a single-part body the parser splits it into lines only to join them again as the
+    payload (a third of its time on a plain e-mail), so the body is taken as it is instead. That
+    holds only when the parser would read the header block as headers alone (nothing in it left
+    over for the body) and would not parse the body itself (no multipart or message/* type);
+    otherwise the whole message is parsed.
+    """
+    parser = BytesParser(policy=_POLICY)
+    end = raw.find(b"\r\n\r\n")  # the first empty line: _check_header_lines allows no bare CR or LF before it
+    if end > 0:
+        msg = parser.parsebytes(raw[: end + 4], headersonly=True)
+        if _payload(msg) == "" and msg.get_content_maintype() not in ("multipart", "message"):
+            msg.set_payload(raw[end + 4:].decode("ascii", "surrogateescape"))  # as BytesParser decodes
+            return msg
+    return parser.parsebytes(raw)
+
+
 @dataclass
 class _Reading:
     parts: int = 0
@@ -206,7 +225,7 @@ class _Reading:
 
 
 def _parse(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> ParsedMail:
-    msg = BytesParser(policy=_POLICY).parsebytes(raw)
+    msg = _message(raw)
     headers = _index_headers(msg)
     reading = _Reading()
     subject = _clean_line(_header(headers, "subject") or "")

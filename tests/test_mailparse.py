@@ -6,6 +6,7 @@ import asyncio
 import base64
 import re
 import time
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -793,3 +794,37 @@ def test_url_scans_find_what_the_plain_patterns_find(text: str) -> None:
     assert [mailparse._url_start(m) for m in mailparse._URL_START_RE.finditer(text)] == \
         [m.start() for m in re.finditer(r"https?://", text, re.IGNORECASE)]
     assert mailparse._without_urls(text) == re.sub(r"https?://\S*", " ", text, flags=re.IGNORECASE)
+
+
+def _structure(msg: Any) -> Any:
+    payload = msg._payload
+    return (msg.get_unixfrom(), list(msg.raw_items()), [type(d) for d in msg.defects],
+            [_structure(p) for p in payload] if isinstance(payload, list) else payload)
+
+
+@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.eml")), ids=lambda p: p.name)
+def test_the_message_is_read_as_the_stdlib_parser_reads_it(path: Path) -> None:
+    raw = path.read_bytes()
+    try:
+        mailparse._check_header_lines(raw)
+    except MailRejected:
+        return  # refused before parsing
+    full = BytesParser(policy=mailparse._POLICY).parsebytes(raw)
+    assert _structure(mailparse._message(raw)) == _structure(full)
+
+
+@pytest.mark.parametrize("head", [
+    "From: a@example.org\r\nSubject: x\r\n",
+    "From a@example.org Mon Jan  1 00:00:00 2024\r\nSubject: x\r\n",
+    "Subject: x\r\nFrom someone at the end\r\n",
+    "Subject: x\r\nnot a header line\r\nTo: b@example.org\r\n",
+    " folded first\r\nSubject: x\r\n",
+    "Subject: x\r\nContent-Type: message/rfc822\r\n",
+    "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n",
+    "Subject: x\r\nContent-Type: text/plain; charset=\"utf-8\r\n",
+])
+@pytest.mark.parametrize("body", ["", "line\r\n", "Subject: inner\r\n\r\nbody\r\n--b\r\n\r\nx\r\n--b--\r\n", "bare\nlf\rcr\xff\r\n"])
+def test_the_header_block_alone_reads_as_the_whole_message(head: str, body: str) -> None:
+    raw = (head + "\r\n" + body).encode("latin-1")
+    full = BytesParser(policy=mailparse._POLICY).parsebytes(raw)
+    assert _structure(mailparse._message(raw)) == _structure(full)

@@ -10,10 +10,13 @@ Why it is built the way it is:
   them through, and Python's parser would read a header injected after one.
 - The stdlib parser runs with `policy.default` settings but raw header strings (header
   objects cost ~1 ms a message and have crashed on hostile input), on a part class that stops
-  the parser nesting deeper than MAX_DEPTH, so no recursion grows with the input.
+  the parser nesting deeper than MAX_DEPTH, so no recursion grows with the input. A
+  single-part body is not fed through it at all (see `_message`).
 - Attachments are counted from their headers only; their bodies are never decoded.
-- HTML is read by a small linear tokenizer: `html.parser` on Python 3.11 is quadratic on
-  inputs such as repeated "<!--", and a message must not be able to stall the event loop.
+- Text is decoded by `maildecode` (distrusted charsets, transfer encodings, RFC 2047) and HTML
+  read by `mailhtml`'s linear tokenizer (`html.parser` on Python 3.11 is quadratic on inputs
+  such as repeated "<!--", and a message must not be able to stall the event loop); the
+  category and language are guessed by `mailtopic`.
 - Neither ParsedMail nor anything made from it holds the sender's address: it is removed
   from the subject, the text and the URLs here, where the headers naming it are at hand.
 """
@@ -21,9 +24,7 @@ Why it is built the way it is:
 from __future__ import annotations
 
 import binascii
-import codecs
 import hashlib
-import html as htmllib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from email.parser import BytesParser
 from email.policy import EmailPolicy
 from typing import Any, Final
 
-from . import mailtopic, urls
+from . import maildecode, mailhtml, mailtopic, urls
 from .errors import FrontdoorError
 from .redaction import EMAIL_MARK
 
@@ -252,7 +253,6 @@ def _parse(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> 
 
 # --- headers -------------------------------------------------------------------------
 
-_ENCODED_WORD_RE: Final = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*+)\?=")
 _FOLD_RE: Final = re.compile(r"\r?\n(?=[ \t])")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 
@@ -284,32 +284,8 @@ def _header(headers: dict[str, list[str]], name: str) -> str | None:
 
 def _header_text(value: str) -> str:
     if _SURROGATE_RE.search(value):  # raw 8-bit bytes: UTF-8 (RFC 6532) or a legacy charset
-        value = _decode_bytes(_raw_bytes(value), None)
-    return _decode_encoded_words(_FOLD_RE.sub("", value))
-
-
-def _decode_encoded_words(text: str) -> str:
-    """RFC 2047; adjacent words are joined before decoding (senders split characters across them)."""
-    out: list[str] = []
-    run: list[bytes] = []
-    run_charset: str | None = None
-    pos = 0
-    for m in _ENCODED_WORD_RE.finditer(text):
-        between = text[pos: m.start()]
-        charset = m.group(1).split("*", 1)[0].lower()
-        if run and (between.strip() or charset != run_charset):
-            out.append(_decode_bytes(b"".join(run), run_charset))
-            run = []
-        if not run and between:
-            out.append(between)
-        data = m.group(3).encode("utf-8", "replace")
-        run.append(_b64decode(data) if m.group(2) in "bB" else binascii.a2b_qp(data, header=True))
-        run_charset = charset
-        pos = m.end()
-    if run:
-        out.append(_decode_bytes(b"".join(run), run_charset))
-    out.append(text[pos:])
-    return "".join(out)
+        value = maildecode.decode_bytes(maildecode.raw_bytes(value), None)
+    return maildecode.decode_encoded_words(_FOLD_RE.sub("", value))
 
 
 def _message_id(values: list[str] | None) -> str | None:
@@ -317,7 +293,7 @@ def _message_id(values: list[str] | None) -> str | None:
         return None
     text = values[0]
     if _SURROGATE_RE.search(text):
-        text = _decode_bytes(_raw_bytes(text), None)
+        text = maildecode.decode_bytes(maildecode.raw_bytes(text), None)
     m = re.search(r"<([^<>]*)>", text)
     core = re.sub(r"\s+", "", m.group(1) if m else text).strip("<>")
     if not core:
@@ -413,9 +389,9 @@ def _read(part: Message, reading: _Reading) -> str:
         return ""
     if reading.chars >= MAX_BODY_CHARS:
         return ""
-    text = _decode_bytes(_transfer_decode(part, payload), _charset(part), cut=len(payload) > MAX_PART_CHARS)
+    text = maildecode.decode_bytes(_transfer_decode(part, payload), _charset(part), cut=len(payload) > MAX_PART_CHARS)
     if ctype == "text/html":
-        text, hrefs = _html_to_text(text, MAX_BODY_CHARS - reading.chars)
+        text, hrefs = mailhtml.html_to_text(text, MAX_BODY_CHARS - reading.chars)
         reading.candidates += hrefs
     text = _clean(text)[: MAX_BODY_CHARS - reading.chars]
     reading.chars += len(text)
@@ -466,198 +442,13 @@ def _charset(part: Message) -> str | None:
 
 
 def _transfer_decode(part: Message, payload: str) -> bytes:
-    data = _raw_bytes(payload[:MAX_PART_CHARS])
+    data = maildecode.raw_bytes(payload[:MAX_PART_CHARS])
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte == "base64":
-        return _b64decode(data)
+        return maildecode.b64decode(data)
     if cte == "quoted-printable":
         return binascii.a2b_qp(data)
     return data
-
-
-def _raw_bytes(text: str) -> bytes:
-    """The bytes BytesParser read (it keeps 8-bit bytes as surrogate escapes)."""
-    try:
-        return text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a surrogate no byte stands for; BytesParser makes none
-        return text.encode("utf-8", "replace")
-
-
-def _b64decode(data: bytes) -> bytes:
-    """Whatever base64 there is: invalid characters and padding ignored, a stray last one dropped."""
-    clean = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-    rest = len(clean) % 4
-    clean = clean[:-1] if rest == 1 else clean + b"=" * ((4 - rest) % 4)
-    return binascii.a2b_base64(clean)
-
-
-# --- charsets ------------------------------------------------------------------------
-
-_CHARSET_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+\-]{0,39}")
-# Text codecs no mail is written in: punycode (and so idna) decodes in quadratic time, and
-# the escape codecs would turn "\u202e" typed as text into the character.
-_REFUSED_CODECS: Final = frozenset({"punycode", "idna", "undefined", "unicode-escape", "raw-unicode-escape"})
-_WESTERN_8BIT: Final = frozenset({"ascii", "iso8859-1", "iso8859-15", "cp1252", "latin-1"})
-
-
-def _codec(charset: str | None) -> str | None:
-    if not charset or not _CHARSET_NAME_RE.fullmatch(charset):
-        return None
-    try:
-        name = codecs.lookup(charset).name
-    except LookupError:
-        return None
-    return None if name.replace("_", "-") in _REFUSED_CODECS else name
-
-
-def _decode_bytes(data: bytes, charset: str | None, *, cut: bool = False) -> str:
-    """Declared charset, else UTF-8, else Windows-1252/Latin-1: never raises.
-
-    UTF-8 is tried first when a Western 8-bit charset is declared for non-ASCII bytes: mail
-    mislabelled that way is common, and cp1252 text is almost never valid UTF-8. `cut`: the
-    bytes were cut short here, so a character broken at the very end is dropped, not a reason
-    to fall back.
-    """
-    declared = _codec(charset)
-    order = [declared, "utf-8"]
-    if declared in _WESTERN_8BIT and not data.isascii():
-        order = ["utf-8", declared]
-    for name in [*order, "cp1252"]:
-        if name is None:
-            continue
-        try:
-            return data.decode(name)
-        except UnicodeDecodeError as exc:
-            if cut and exc.end == len(data) and exc.start >= len(data) - 4:
-                try:
-                    return data[: exc.start].decode(name)
-                except (UnicodeError, LookupError):
-                    continue
-        except (UnicodeError, LookupError):  # LookupError: a codec that is not a text encoding
-            continue
-    return data.decode("latin-1")
-
-
-# --- HTML ----------------------------------------------------------------------------
-
-_BLOCK_TAGS: Final = frozenset(
-    "address article aside blockquote br center dd div dl dt fieldset figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody thead tfoot tr ul".split()
-)
-_SKIPPED: Final = {name: re.compile(rf"</{name}[\s/>]", re.IGNORECASE)
-                   for name in ("script", "style", "title", "template", "noembed", "noframes", "xmp", "iframe", "svg")}
-_TAG_NAME_RE: Final = re.compile(r"<(/?)([A-Za-z][^\s/>\x00]*+)")
-_GT_OR_EQ_RE: Final = re.compile(r"[>=]")
-_SPACES_RE: Final = re.compile(r"[ \t\n\r\f]*+")
-_HREF_RE: Final = re.compile(r"""[\s/"']href[ \t\n\r\f]*+=[ \t\n\r\f]*+(?:"([^"]*+)"|'([^']*+)'|([^\s>]++))""", re.IGNORECASE)
-_HTML_SPACE_RE: Final = re.compile(r"[ \t\n\r\f]+")
-
-
-def _html_to_text(markup: str, limit: int) -> tuple[str, list[str]]:
-    """Visible text with link targets after their label, and the http(s) link targets.
-
-    Linear by construction: every search starts where the previous one ended. Script, style
-    and similar contents are dropped; images are ignored; nothing is fetched.
-    """
-    out: list[str] = []
-    hrefs: list[str] = []
-    link: tuple[str, int] | None = None  # the open <a>'s target, and where its label starts in out
-    size = pre = i = 0
-    n = len(markup)
-    while i < n and size < limit:
-        lt = markup.find("<", i)
-        lt = n if lt < 0 else lt
-        if lt > i:
-            chunk = htmllib.unescape(markup[i:lt])
-            chunk = chunk if pre else _HTML_SPACE_RE.sub(" ", chunk)
-            out.append(chunk)
-            size += len(chunk)
-        if lt >= n:
-            break
-        if markup.startswith("<!--", lt):
-            end = markup.find("-->", lt + 4)
-            i = n if end < 0 else end + 3
-            continue
-        m = _TAG_NAME_RE.match(markup, lt)
-        if m is None:
-            if markup.startswith(("<!", "<?", "</"), lt):  # doctype, CDATA, bogus comment
-                end = markup.find(">", lt + 2)
-                i = n if end < 0 else end + 1
-            else:
-                out.append("<")
-                size += 1
-                i = lt + 1
-            continue
-        end = _tag_end(markup, m.end())
-        if end < 0:
-            break  # the input ends inside a tag: a browser shows nothing after it either
-        closing, name = m.group(1) == "/", m.group(2).lower()
-        i = end + 1
-        if name in ("a", "area"):
-            if link is not None:
-                size += _close_link(out, link)
-                link = None
-            href = None if closing else _href(markup[lt: end + 1])
-            if href is not None:
-                hrefs.append(href)
-                link = (href, len(out))
-                if name == "area":
-                    size += _close_link(out, link)
-                    link = None
-        elif name in ("td", "th") and not closing:
-            out.append(" ")
-        elif name in _BLOCK_TAGS:
-            if not (closing and name in ("li", "tr")):  # a row or an item: one line, not a paragraph
-                out.append("\n- " if name == "li" else "\n")
-            pre = max(pre + (-1 if closing else 1), 0) if name == "pre" else pre
-        elif name in _SKIPPED and not closing:
-            close = _SKIPPED[name].search(markup, i)
-            i = n if close is None else close.start()
-    if link is not None:
-        _close_link(out, link)
-    text = re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(out))
-    return (text if pre else re.sub(" {2,}", " ", text)), hrefs
-
-
-def _tag_end(markup: str, pos: int) -> int:
-    """Where the tag whose name ends at `pos` closes (its ">"), quoted values skipped; -1 if never."""
-    n = len(markup)
-    while True:
-        m = _GT_OR_EQ_RE.search(markup, pos)
-        if m is None:
-            return -1
-        if markup[m.start()] == ">":
-            return m.start()
-        pos = _SPACES_RE.match(markup, m.end()).end()  # type: ignore[union-attr]  # matches empty
-        if pos < n and markup[pos] in "\"'":
-            close = markup.find(markup[pos], pos + 1)
-            if close < 0:
-                return -1
-            pos = close + 1
-
-
-def _href(tag: str) -> str | None:
-    m = _HREF_RE.search(tag)
-    if m is None:
-        return None
-    value = htmllib.unescape(next(g for g in m.groups() if g is not None))
-    value = re.sub(r"[\t\n\r]", "", value).strip()
-    return value if re.match(r"https?://", value, re.IGNORECASE) else None
-
-
-def _close_link(out: list[str], link: tuple[str, int]) -> int:
-    """Put the link's target after its label unless the label shows it; returns what was added."""
-    href, start = link
-    label = "".join(out[start:]).strip()
-    shown = href.replace(" ", "%20")
-    bare = href.split("://", 1)[-1].rstrip("/")
-    if not label:
-        out.append(f" {shown} ")
-    elif href.rstrip("/") not in label and bare not in label:
-        out.append(f" ({shown})")
-    else:
-        return 0
-    return len(out[-1])
 
 
 # --- URLs ----------------------------------------------------------------------------

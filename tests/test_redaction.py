@@ -249,7 +249,8 @@ def _redact_plain_unguarded(text: str, region: str | None) -> str:
 # Digits that are not decimal digits (str.isdigit() but not \d), full-width and Arabic-Indic digits,
 # and obfuscated "at"s: the edges of the pre-checks.
 edge_text = st.lists(st.sampled_from(["¹²³⁴⁵⁶⁷⁸⁹⁰", "①②③④⑤", "０２０ ７９４６ ００００", "٠٢٠٧٩٤٦٠٠٠٠", "+", "(", " ", "jane",
-                                      "[at]", "( AT )", "{at}", "at", "example", "[dot]", ".org", "@", "020 7946 0000"]),
+                                      "[at]", "( AT )", "{at}", "at", "example", "[dot]", ".org", "@", "020 7946 0000",
+                                      "jane(at)example.org", "x { AT } example [dot] org"]),
                      max_size=12).map("".join)
 
 

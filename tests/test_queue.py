@@ -12,6 +12,7 @@ from redis.exceptions import ResponseError
 from frontdoor.errors import Conflict, NotFound
 from frontdoor.queue import AlreadySubmitted, keys, stats
 from frontdoor.queue.retention import purge_expired
+from frontdoor.queue.triage import utc_day
 from frontdoor.report import build_report
 
 DAY_MS = 86_400_000
@@ -429,3 +430,8 @@ async def test_scripts_refuse_a_shard_prefix_that_is_not_their_keys(make_queue):
     q = await make_queue(shards=2)
     with pytest.raises(ResponseError, match="outside the shard"):
         await q._claim(keys=[keys.lane(0, "urgent")], args=[keys.tag(1), "a", 60_000, q.clock_ms(), "urgent"])
+
+
+@pytest.mark.parametrize("ms", [0, 86_399_999, 86_400_000, 1_800_000_000_000, 1_709_251_199_999, 1_709_251_200_000])
+def test_utc_day_is_the_calendar_day_of_the_instant(ms: int) -> None:
+    assert utc_day(ms) == datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d")

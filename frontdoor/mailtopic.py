@@ -43,9 +43,10 @@ CATEGORY_PATTERNS: Final = {
                     r"|\btraite (?:des |d')(?:[êe]tres humains|enfants)|\btrafic d'(?:enfants|[êe]tres humains)"),
 }
 # Substrings every phrase of a category contains (the text is lower-cased first). Kept
-# specific: "self" would also be found in "itself" and make every such e-mail pay for a search.
+# specific: "self" would also be found in "itself" and make every such e-mail pay for a search;
+# and few: each is a search of the whole text ("indecent ... of children" is found by "child").
 CATEGORY_TRIGGERS: Final = {
-    "csam": ("child", "csam", "missbrauch", "kinderporno", "docriminel", "pornograph", "abus", "indecent"),
+    "csam": ("child", "csam", "missbrauch", "kinderporno", "docriminel", "pornograph", "abus"),
     "grooming": ("groom", "piégeage", "piegeage"),
     "sextortion": ("extort", "threaten", "blackmail", "erpress", "chantage", "sextorsion", "mena"),
     "self_generated": ("nude", "selfie", "self-gen", "self gen", "naked", "nackt", "de moi"),

@@ -283,6 +283,8 @@ def _header(headers: dict[str, list[str]], name: str) -> str | None:
 
 
 def _header_text(value: str) -> str:
+    if value.isascii() and "=?" not in value and "\n" not in value:
+        return value  # nothing below would change it: no 8-bit bytes, no encoded word, no fold
     if _SURROGATE_RE.search(value):  # raw 8-bit bytes: UTF-8 (RFC 6532) or a legacy charset
         value = maildecode.decode_bytes(maildecode.raw_bytes(value), None)
     return maildecode.decode_encoded_words(_FOLD_RE.sub("", value))

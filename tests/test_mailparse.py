@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from frontdoor import mailparse
+from frontdoor import maildecode, mailparse
 from frontdoor.errors import FrontdoorError
 from frontdoor.keyring import Keyring
 from frontdoor.mailparse import EMPTY_DESCRIPTION, MailRejected, ParsedMail, description, parse_mail, submission
@@ -791,3 +791,10 @@ def _time(fn: Any, n: int) -> float:
     for _ in range(n):
         fn()
     return (time.perf_counter() - started) / n
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["=?", "?=", "=?utf-8?q?caf=C3=A9?=", "\r\n ", "\r\n\t", "\n", "a", " ", "?", "="]),
+                max_size=10).map("".join))
+def test_an_ascii_header_value_takes_the_short_way_only_when_nothing_would_change(value: str) -> None:
+    assert mailparse._header_text(value) == maildecode.decode_encoded_words(mailparse._FOLD_RE.sub("", value))

@@ -274,6 +274,8 @@ async def test_a_dedupe_id_makes_one_report_and_is_remembered_with_it(make_queue
     assert len(await redis.keys("*receipt:*")) == 2  # the refused one took no receipt code
     await q.submit(report(q))  # without one, nothing is remembered
     assert len(await redis.keys("*submitted:*")) == 2
+    with pytest.raises(ValueError):
+        await q.submit(report(q), dedupe_id="mid-3")  # remembered for how long?
 
 
 async def test_a_refused_submit_leaves_its_dedupe_id_free(make_queue, report, redis):

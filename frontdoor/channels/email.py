@@ -23,7 +23,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from .. import mailparse, urls
+from .. import mailparse
 from ..dialog import i18n
 from ..dialog.actions import resources_for
 from ..queue import AlreadySubmitted, keys

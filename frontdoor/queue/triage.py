@@ -130,6 +130,8 @@ class TriageQueue:
         and raises AlreadySubmitted. A redelivery must reach the same home shard (the same first
         URL; the caller chooses the shard of a report without URLs) to be recognised.
         """
+        if dedupe_id is not None and dedupe_ttl_s <= 0:
+            raise ValueError("a dedupe id needs a positive dedupe_ttl_s")
         now = self.clock_ms()
         rid = report["id"]
         home = ids.shard_of(rid)

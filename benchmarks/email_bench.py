@@ -274,7 +274,7 @@ def install_timers(timers: Timers, kind: str, services: Any, handler_class: Any)
     timers.patch(email_channel.ReportHandler, "_store", "store")
     timers.patch(email_channel.ReportHandler, "_queue_reply", "queue_reply")
     timers.patch(services.keyring, "pseudonym", "keyring_pseudonym")
-    timers.patch(services.redis, "set", "redis_set")  # the Message-ID dedupe SET NX (and the reply-once SET)
+    timers.patch(services.redis, "set", "redis_set")  # the reply-once SET NX (with a relay); the Message-ID is checked in submit
 
 
 async def serve(kind: str, redis_url: str, port: int, data_dir: Path, relay_port: int | None) -> None:
@@ -645,7 +645,7 @@ _STEPS = {
     "handle_DATA (bare handler)": ("benchmarks/email_bench.py", "handle_DATA"),
     "mailparse.parse_mail": ("frontdoor/mailparse.py", "parse_mail"),
     "mailparse.submission": ("frontdoor/mailparse.py", "submission"),
-    "ReportHandler._store (dedupe + build_report + submit)": ("channels/email.py", "_store"),
+    "ReportHandler._store (build_report + submit, which checks the Message-ID)": ("channels/email.py", "_store"),
     "ReportHandler._queue_reply": ("channels/email.py", "_queue_reply"),
     "build_report": ("frontdoor/report.py", "build_report"),
     "TriageQueue.submit": ("frontdoor/queue/triage.py", "submit"),
@@ -729,7 +729,7 @@ def where_time_goes(app_prof: dict[str, Any], base_prof: dict[str, Any], app_cpu
         handler = s.get("handle_DATA" if app else "handle_DATA (bare handler)", 0.0)
         parts = {"aiosmtpd: SMTP conversation (commands, DATA line reading, replies)": conversation - handler}
         if app:
-            store = s.get("ReportHandler._store (dedupe + build_report + submit)", 0.0)
+            store = s.get("ReportHandler._store (build_report + submit, which checks the Message-ID)", 0.0)
             build = s.get("build_report", 0.0)
             submit = s.get("TriageQueue.submit", 0.0)
             parse = s.get("mailparse.parse_mail", 0.0)
@@ -737,9 +737,9 @@ def where_time_goes(app_prof: dict[str, Any], base_prof: dict[str, Any], app_cpu
             parts["mailparse.parse_mail"] = parse
             parts["mailparse.submission"] = submission
             parts["build_report"] = build
-            parts["TriageQueue.submit (client side of the script call)"] = submit
+            parts["TriageQueue.submit (client side of the script call, Message-ID check included)"] = submit
             # _store calls build_report(mailparse.submission(mail), ...): submission runs inside it
-            parts["Message-ID dedupe (pseudonym + SET NX, client side)"] = store - build - submit - submission
+            parts["_store rest (Message-ID pseudonym, glue)"] = store - build - submit - submission
             parts["handle_DATA rest (reply queueing when a relay is set, glue)"] = handler - parse - store
         else:
             parts["bare handle_DATA"] = handler
@@ -782,14 +782,14 @@ def steps_table(wall: dict[str, float], cpu: dict[str, float], *, app: bool) -> 
         return {**rows, **gc_rows}
     rows.update({
         "mailparse.parse_mail": row(g("parse_mail")),
-        "mailparse.submission (redacts the description once to see that it fits)": row(g("submission")),
+        "mailparse.submission": row(g("submission")),
         "build_report (schema check, URL parsing, redaction)": row(g("build_report")),
-        "TriageQueue.submit (the submit script: round trip and Lua)": row(g("queue_submit")),
-        "Message-ID dedupe (pseudonym + SET NX round trip)": row(
+        "TriageQueue.submit (the submit script with the Message-ID check: round trip and Lua)": row(g("queue_submit")),
+        "_store rest (Message-ID pseudonym, glue)": row(
             lambda t: t.get("store", 0.0) - t.get("build_report", 0.0) - t.get("queue_submit", 0.0)
             - t.get("submission", 0.0)),
         "  of which Keyring.pseudonym": row(g("keyring_pseudonym")),
-        "  of which redis SET NX (call to reply)": row(g("redis_set")),
+        "redis SET NX (the reply-once rule; only with a relay)": row(g("redis_set")),
         "handle_DATA rest (glue; reply queueing with a relay)": row(
             lambda t: t.get("handle_DATA", 0.0) - t.get("parse_mail", 0.0) - t.get("store", 0.0)),
         "handle_DATA total": row(g("handle_DATA")),
@@ -848,7 +848,7 @@ def component_timings(calls: int = 300) -> dict[str, Any]:
     the best estimate of its cost on an undisturbed core; median and mean show how much other load added."""
     from email.parser import BytesParser
 
-    from frontdoor import mailparse, redaction, report, urls
+    from frontdoor import mailparse, mailtopic, redaction, report, urls
     from frontdoor.keyring import Keyring
 
     sender, raw = make_message("micro", 1)
@@ -857,20 +857,21 @@ def component_timings(calls: int = 300) -> dict[str, Any]:
     fields = mailparse.submission(mail)
     description = mailparse.description(mail) or ""
     region = redaction.region_for(None, mail.locale)
-    prose = f"{mail.subject}\n{mail.body_text}"
+    prose = mailparse._without_urls(f"{mail.subject}\n{mail.body_text}")
     steps: dict[str, Any] = {
         "mailparse.parse_mail (whole)": lambda: mailparse.parse_mail(raw, envelope_from=sender),
-        "  stdlib BytesParser.parsebytes (inside parse_mail)":
-            lambda: BytesParser(policy=getattr(mailparse, "_POLICY", None) or __import__("email").policy.default).parsebytes(raw),
-        "  _category(prose) (inside parse_mail)": (lambda: mailparse._category(prose)) if hasattr(mailparse, "_category") else None,
+        "  mailparse._message (the stdlib parser on the header block, inside parse_mail)": lambda: mailparse._message(raw),
+        "  (for comparison: the stdlib BytesParser on the whole message)":
+            lambda: BytesParser(policy=mailparse._POLICY).parsebytes(raw),
+        "  mailtopic.category(prose) (inside parse_mail)": lambda: mailtopic.category(prose),
         "mailparse.submission (whole)": lambda: mailparse.submission(mail),
-        "redaction.redact(description) (once in submission, again in build_report)":
-            lambda: redaction.redact(description, region=region),
         "build_report (whole)": lambda: report.build_report(fields, channel="email", keyring=keyring,
                                                             shard_of_url=lambda _url: 0),
         "  report.check(submission schema) (inside build_report)": lambda: report.check(report.SUBMISSION_SCHEMA, fields),
         "  urls.parse(link) (inside build_report)": lambda: urls.parse(fields["urls"][0]),
-        "Keyring.pseudonym(message-id) (the dedupe key)": lambda: keyring.pseudonym("message-id", mail.message_id or "x"),
+        "  redaction.redact(description) (inside build_report)":
+            lambda: redaction.redact(description, region=region),
+        "Keyring.pseudonym(message-id) (the dedupe id)": lambda: keyring.pseudonym("message-id", mail.message_id or "x"),
     }
     out: dict[str, Any] = {"description_chars": len(description), "calls_each": calls}
     for name, fn in steps.items():
@@ -893,13 +894,13 @@ PROFILE_NOTE = (
     "own_time_by_area sums functions' own time by the package they are defined in; cumulative_us_per_email_by_step is a "
     "step with what it calls while running (a coroutine's time suspended awaiting Redis or the client is not counted); "
     "where_a_message_goes_8_clients_cpu splits busy time into aiosmtpd's conversation, parsing, build_report, the "
-    "queue submit, the Message-ID dedupe and the event loop, as profiled microseconds, as shares, and scaled to the "
+    "queue submit (with the Message-ID check) and the event loop, as profiled microseconds, as shares, and scaled to the "
     "unprofiled server CPU per e-mail measured at 8 clients (cProfile inflates Python calls far more than C). "
     "cProfile uses its default wall clock: time the server spends preempted by other load is charged to whatever "
     "ran, so a disturbed pass is noisier, not biased to one step. "
     "(2) timers around the same steps at 1 client (no cProfile; monkeypatched in the benchmark's server process "
     "only, package code unchanged): where_a_message_goes_1_client_timers gives server-side wall time per e-mail, "
-    "which includes round trips to Redis (dedupe SET, submit script) and, for DATA, the 354 round trip to the "
+    "which includes the round trip to Redis (the submit script) and, for DATA, the 354 round trip to the "
     "client, and the event loop thread's CPU time over the same span (at 1 client nothing else runs meanwhile). "
     "Rows do not overlap: nested steps are subtracted. (3) component_microbenchmarks_us: the CPU-bound steps called "
     "directly in the benchmark process (on the load generator's CPU, the servers idle) on the benchmark's message, "

@@ -10,10 +10,13 @@ Why it is built the way it is:
   them through, and Python's parser would read a header injected after one.
 - The stdlib parser runs with `policy.default` settings but raw header strings (header
   objects cost ~1 ms a message and have crashed on hostile input), on a part class that stops
-  the parser nesting deeper than MAX_DEPTH, so no recursion grows with the input.
+  the parser nesting deeper than MAX_DEPTH, so no recursion grows with the input. A
+  single-part body is not fed through it at all (see `_message`).
 - Attachments are counted from their headers only; their bodies are never decoded.
-- HTML is read by a small linear tokenizer: `html.parser` on Python 3.11 is quadratic on
-  inputs such as repeated "<!--", and a message must not be able to stall the event loop.
+- Text is decoded by `maildecode` (distrusted charsets, transfer encodings, RFC 2047) and HTML
+  read by `mailhtml`'s linear tokenizer (`html.parser` on Python 3.11 is quadratic on inputs
+  such as repeated "<!--", and a message must not be able to stall the event loop); the
+  category and language are guessed by `mailtopic`.
 - Neither ParsedMail nor anything made from it holds the sender's address: it is removed
   from the subject, the text and the URLs here, where the headers naming it are at hand.
 """
@@ -21,20 +24,16 @@ Why it is built the way it is:
 from __future__ import annotations
 
 import binascii
-import codecs
 import hashlib
-import html as htmllib
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
 from typing import Any, Final
 
-from . import urls
-from .dialog.i18n import LOCALES, choose_locale
+from . import maildecode, mailhtml, mailtopic, urls
 from .errors import FrontdoorError
 from .redaction import EMAIL_MARK
 
@@ -94,14 +93,18 @@ class ParsedMail:
     reply_language_hint: str | None
 
 
-def parse_mail(raw: bytes, *, envelope_from: str | None) -> ParsedMail:
-    """`envelope_from` is the SMTP MAIL FROM ("<>" or "" for a bounce), None if unknown."""
+def parse_mail(raw: bytes, *, envelope_from: str | None, own_hosts: frozenset[str] = frozenset()) -> ParsedMail:
+    """`envelope_from` is the SMTP MAIL FROM ("<>" or "" for a bounce), None if unknown.
+
+    Links to `own_hosts` (as `urls.parse` writes a host) are not reported: the hotline's own site
+    and the resources its replies recommend come back quoted in replies to those replies.
+    """
     raw = bytes(raw)
     if len(raw) > MAX_MESSAGE_BYTES:
         raise MailRejected(552, "552 5.3.4 Message too big")
     _check_header_lines(raw)
     try:
-        return _parse(raw, envelope_from)
+        return _parse(raw, envelope_from, own_hosts)
     except MemoryError:
         raise MailRejected(451, "451 4.3.0 Temporarily unable to read the message; please try again later") from None
     except Exception as exc:  # the stdlib parser on hostile input: never crash the server, answer instead
@@ -153,9 +156,6 @@ def _cut(text: str, max_chars: int) -> str:
 
 # --- the raw message -----------------------------------------------------------------
 
-_BARE_CR_OR_LF_RE: Final = re.compile(rb"\r(?!\n)|(?<!\r)\n")
-
-
 def _check_header_lines(raw: bytes) -> None:
     # aiosmtpd splits DATA on CRLF only, so every line it hands over ends in CRLF and a bare CR
     # or LF can only be inside a line. Python's parser ends a header line at either, which would
@@ -163,7 +163,8 @@ def _check_header_lines(raw: bytes) -> None:
     # written with bare-LF line ends (SMTP requires CRLF; aiosmtpd would not end its DATA anyway).
     end = 0 if raw.startswith(b"\r\n") else raw.find(b"\r\n\r\n")
     head = raw if end < 0 else raw[: end + 2]
-    if _BARE_CR_OR_LF_RE.search(head):
+    crlf = head.count(b"\r\n")  # every CR must begin one of these and every LF end one
+    if head.count(b"\r") != crlf or head.count(b"\n") != crlf:
         raise MailRejected(550, "550 5.6.0 Malformed header line (bare CR or LF); lines must end in CRLF")
 
 
@@ -197,6 +198,25 @@ class _Part(EmailMessage):
 _POLICY: Final = _RawHeaderPolicy(message_factory=_Part)
 
 
+def _message(raw: bytes) -> Message:
+    """What BytesParser reads, with the header block parsed alone when the body is one part.
+
+    For a single-part body the parser splits it into lines only to join them again as the
+    payload (a third of its time on a plain e-mail), so the body is taken as it is instead. That
+    holds only when the parser would read the header block as headers alone (nothing in it left
+    over for the body) and would not parse the body itself (no multipart or message/* type);
+    otherwise the whole message is parsed.
+    """
+    parser = BytesParser(policy=_POLICY)
+    end = raw.find(b"\r\n\r\n")  # the first empty line: _check_header_lines allows no bare CR or LF before it
+    if end > 0:
+        msg = parser.parsebytes(raw[: end + 4], headersonly=True)
+        if _payload(msg) == "" and msg.get_content_maintype() not in ("multipart", "message"):
+            msg.set_payload(raw[end + 4:].decode("ascii", "surrogateescape"))  # as BytesParser decodes
+            return msg
+    return parser.parsebytes(raw)
+
+
 @dataclass
 class _Reading:
     parts: int = 0
@@ -205,8 +225,8 @@ class _Reading:
     candidates: list[str] = field(default_factory=list)
 
 
-def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
-    msg = BytesParser(policy=_POLICY).parsebytes(raw)
+def _parse(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> ParsedMail:
+    msg = _message(raw)
     headers = _index_headers(msg)
     reading = _Reading()
     subject = _clean_line(_header(headers, "subject") or "")
@@ -215,17 +235,17 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
     addresses, names = _sender_identity(headers, envelope_from)
     subject = _cut(_remove_sender(subject, addresses, names), MAX_SUBJECT_CHARS)
     body = _remove_sender(body, addresses, names)
-    prose = _URL_TOKEN_RE.sub(" ", f"{subject}\n{body}")
+    prose = _without_urls(f"{subject}\n{body}")
 
     content_language = _clean_line(_header(headers, "content-language") or "")[:100] or None
     return ParsedMail(
         message_id=_message_id(headers.get("message-id")),
         subject=subject,
         body_text=body,
-        urls=_accepted_urls(_url_candidates(subject) + reading.candidates, addresses),
+        urls=_accepted_urls(_url_candidates(subject) + reading.candidates, addresses, own_hosts),
         attachments_dropped=reading.dropped,
-        locale=_locale(content_language, _header(headers, "accept-language"), prose),
-        category=_category(prose),
+        locale=mailtopic.locale(content_language, _header(headers, "accept-language"), prose),
+        category=mailtopic.category(prose),
         automated=_automated(headers, msg.get_content_type(), envelope_from),
         reply_language_hint=content_language,
     )
@@ -233,7 +253,6 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
 
 # --- headers -------------------------------------------------------------------------
 
-_ENCODED_WORD_RE: Final = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*+)\?=")
 _FOLD_RE: Final = re.compile(r"\r?\n(?=[ \t])")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 
@@ -264,33 +283,11 @@ def _header(headers: dict[str, list[str]], name: str) -> str | None:
 
 
 def _header_text(value: str) -> str:
+    if value.isascii() and "=?" not in value and "\n" not in value:
+        return value  # nothing below would change it: no 8-bit bytes, no encoded word, no fold
     if _SURROGATE_RE.search(value):  # raw 8-bit bytes: UTF-8 (RFC 6532) or a legacy charset
-        value = _decode_bytes(_raw_bytes(value), None)
-    return _decode_encoded_words(_FOLD_RE.sub("", value))
-
-
-def _decode_encoded_words(text: str) -> str:
-    """RFC 2047; adjacent words are joined before decoding (senders split characters across them)."""
-    out: list[str] = []
-    run: list[bytes] = []
-    run_charset: str | None = None
-    pos = 0
-    for m in _ENCODED_WORD_RE.finditer(text):
-        between = text[pos: m.start()]
-        charset = m.group(1).split("*", 1)[0].lower()
-        if run and (between.strip() or charset != run_charset):
-            out.append(_decode_bytes(b"".join(run), run_charset))
-            run = []
-        if not run and between:
-            out.append(between)
-        data = m.group(3).encode("utf-8", "replace")
-        run.append(_b64decode(data) if m.group(2) in "bB" else binascii.a2b_qp(data, header=True))
-        run_charset = charset
-        pos = m.end()
-    if run:
-        out.append(_decode_bytes(b"".join(run), run_charset))
-    out.append(text[pos:])
-    return "".join(out)
+        value = maildecode.decode_bytes(maildecode.raw_bytes(value), None)
+    return maildecode.decode_encoded_words(_FOLD_RE.sub("", value))
 
 
 def _message_id(values: list[str] | None) -> str | None:
@@ -298,7 +295,7 @@ def _message_id(values: list[str] | None) -> str | None:
         return None
     text = values[0]
     if _SURROGATE_RE.search(text):
-        text = _decode_bytes(_raw_bytes(text), None)
+        text = maildecode.decode_bytes(maildecode.raw_bytes(text), None)
     m = re.search(r"<([^<>]*)>", text)
     core = re.sub(r"\s+", "", m.group(1) if m else text).strip("<>")
     if not core:
@@ -394,9 +391,9 @@ def _read(part: Message, reading: _Reading) -> str:
         return ""
     if reading.chars >= MAX_BODY_CHARS:
         return ""
-    text = _decode_bytes(_transfer_decode(part, payload), _charset(part), cut=len(payload) > MAX_PART_CHARS)
+    text = maildecode.decode_bytes(_transfer_decode(part, payload), _charset(part), cut=len(payload) > MAX_PART_CHARS)
     if ctype == "text/html":
-        text, hrefs = _html_to_text(text, MAX_BODY_CHARS - reading.chars)
+        text, hrefs = mailhtml.html_to_text(text, MAX_BODY_CHARS - reading.chars)
         reading.candidates += hrefs
     text = _clean(text)[: MAX_BODY_CHARS - reading.chars]
     reading.chars += len(text)
@@ -447,223 +444,58 @@ def _charset(part: Message) -> str | None:
 
 
 def _transfer_decode(part: Message, payload: str) -> bytes:
-    data = _raw_bytes(payload[:MAX_PART_CHARS])
+    data = maildecode.raw_bytes(payload[:MAX_PART_CHARS])
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte == "base64":
-        return _b64decode(data)
+        return maildecode.b64decode(data)
     if cte == "quoted-printable":
         return binascii.a2b_qp(data)
     return data
 
 
-def _raw_bytes(text: str) -> bytes:
-    """The bytes BytesParser read (it keeps 8-bit bytes as surrogate escapes)."""
-    try:
-        return text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a surrogate no byte stands for; BytesParser makes none
-        return text.encode("utf-8", "replace")
+# --- URLs ----------------------------------------------------------------------------
+
+# "http://" and "https://" in any case (what r"https?://" with IGNORECASE finds), looked for from
+# their "://": Python's re searches a pattern that starts with a literal at C speed, and tries one
+# that starts with "https?" at every character (~15 times slower on an e-mail). Group 1 is set
+# for "https". _URL_TOKEN_RE adds the rest of the token.
+_URL_START_RE: Final = re.compile(r"://(?:(?<=https://)()|(?<=http://))", re.IGNORECASE)
+_URL_TOKEN_RE: Final = re.compile(r"://(?:(?<=https://)()|(?<=http://))\S*", re.IGNORECASE)
 
 
-def _b64decode(data: bytes) -> bytes:
-    """Whatever base64 there is: invalid characters and padding ignored, a stray last one dropped."""
-    clean = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-    rest = len(clean) % 4
-    clean = clean[:-1] if rest == 1 else clean + b"=" * ((4 - rest) % 4)
-    return binascii.a2b_base64(clean)
+def _url_start(m: re.Match[str]) -> int:
+    return m.start() - (5 if m.group(1) is not None else 4)
 
 
-# --- charsets ------------------------------------------------------------------------
-
-_CHARSET_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+\-]{0,39}")
-# Text codecs no mail is written in: punycode (and so idna) decodes in quadratic time, and
-# the escape codecs would turn "\u202e" typed as text into the character.
-_REFUSED_CODECS: Final = frozenset({"punycode", "idna", "undefined", "unicode-escape", "raw-unicode-escape"})
-_WESTERN_8BIT: Final = frozenset({"ascii", "iso8859-1", "iso8859-15", "cp1252", "latin-1"})
-
-
-def _codec(charset: str | None) -> str | None:
-    if not charset or not _CHARSET_NAME_RE.fullmatch(charset):
-        return None
-    try:
-        name = codecs.lookup(charset).name
-    except LookupError:
-        return None
-    return None if name.replace("_", "-") in _REFUSED_CODECS else name
-
-
-def _decode_bytes(data: bytes, charset: str | None, *, cut: bool = False) -> str:
-    """Declared charset, else UTF-8, else Windows-1252/Latin-1: never raises.
-
-    UTF-8 is tried first when a Western 8-bit charset is declared for non-ASCII bytes: mail
-    mislabelled that way is common, and cp1252 text is almost never valid UTF-8. `cut`: the
-    bytes were cut short here, so a character broken at the very end is dropped, not a reason
-    to fall back.
-    """
-    declared = _codec(charset)
-    order = [declared, "utf-8"]
-    if declared in _WESTERN_8BIT and not data.isascii():
-        order = ["utf-8", declared]
-    for name in [*order, "cp1252"]:
-        if name is None:
-            continue
-        try:
-            return data.decode(name)
-        except UnicodeDecodeError as exc:
-            if cut and exc.end == len(data) and exc.start >= len(data) - 4:
-                try:
-                    return data[: exc.start].decode(name)
-                except (UnicodeError, LookupError):
-                    continue
-        except (UnicodeError, LookupError):  # LookupError: a codec that is not a text encoding
-            continue
-    return data.decode("latin-1")
-
-
-# --- HTML ----------------------------------------------------------------------------
-
-_BLOCK_TAGS: Final = frozenset(
-    "address article aside blockquote br center dd div dl dt fieldset figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody thead tfoot tr ul".split()
-)
-_SKIPPED: Final = {name: re.compile(rf"</{name}[\s/>]", re.IGNORECASE)
-                   for name in ("script", "style", "title", "template", "noembed", "noframes", "xmp", "iframe", "svg")}
-_TAG_NAME_RE: Final = re.compile(r"<(/?)([A-Za-z][^\s/>\x00]*+)")
-_GT_OR_EQ_RE: Final = re.compile(r"[>=]")
-_SPACES_RE: Final = re.compile(r"[ \t\n\r\f]*+")
-_HREF_RE: Final = re.compile(r"""[\s/"']href[ \t\n\r\f]*+=[ \t\n\r\f]*+(?:"([^"]*+)"|'([^']*+)'|([^\s>]++))""", re.IGNORECASE)
-_HTML_SPACE_RE: Final = re.compile(r"[ \t\n\r\f]+")
-
-
-def _html_to_text(markup: str, limit: int) -> tuple[str, list[str]]:
-    """Visible text with link targets after their label, and the http(s) link targets.
-
-    Linear by construction: every search starts where the previous one ended. Script, style
-    and similar contents are dropped; images are ignored; nothing is fetched.
-    """
+def _without_urls(text: str) -> str:
+    """Every URL token (from "http(s)://" to the next space) replaced by a space."""
     out: list[str] = []
-    hrefs: list[str] = []
-    link: tuple[str, int] | None = None  # the open <a>'s target, and where its label starts in out
-    size = pre = i = 0
-    n = len(markup)
-    while i < n and size < limit:
-        lt = markup.find("<", i)
-        lt = n if lt < 0 else lt
-        if lt > i:
-            chunk = htmllib.unescape(markup[i:lt])
-            chunk = chunk if pre else _HTML_SPACE_RE.sub(" ", chunk)
-            out.append(chunk)
-            size += len(chunk)
-        if lt >= n:
-            break
-        if markup.startswith("<!--", lt):
-            end = markup.find("-->", lt + 4)
-            i = n if end < 0 else end + 3
-            continue
-        m = _TAG_NAME_RE.match(markup, lt)
-        if m is None:
-            if markup.startswith(("<!", "<?", "</"), lt):  # doctype, CDATA, bogus comment
-                end = markup.find(">", lt + 2)
-                i = n if end < 0 else end + 1
-            else:
-                out.append("<")
-                size += 1
-                i = lt + 1
-            continue
-        end = _tag_end(markup, m.end())
-        if end < 0:
-            break  # the input ends inside a tag: a browser shows nothing after it either
-        closing, name = m.group(1) == "/", m.group(2).lower()
-        i = end + 1
-        if name in ("a", "area"):
-            if link is not None:
-                size += _close_link(out, link)
-                link = None
-            href = None if closing else _href(markup[lt: end + 1])
-            if href is not None:
-                hrefs.append(href)
-                link = (href, len(out))
-                if name == "area":
-                    size += _close_link(out, link)
-                    link = None
-        elif name in ("td", "th") and not closing:
-            out.append(" ")
-        elif name in _BLOCK_TAGS:
-            if not (closing and name in ("li", "tr")):  # a row or an item: one line, not a paragraph
-                out.append("\n- " if name == "li" else "\n")
-            pre = max(pre + (-1 if closing else 1), 0) if name == "pre" else pre
-        elif name in _SKIPPED and not closing:
-            close = _SKIPPED[name].search(markup, i)
-            i = n if close is None else close.start()
-    if link is not None:
-        _close_link(out, link)
-    text = re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(out))
-    return (text if pre else re.sub(" {2,}", " ", text)), hrefs
-
-
-def _tag_end(markup: str, pos: int) -> int:
-    """Where the tag whose name ends at `pos` closes (its ">"), quoted values skipped; -1 if never."""
-    n = len(markup)
-    while True:
-        m = _GT_OR_EQ_RE.search(markup, pos)
-        if m is None:
-            return -1
-        if markup[m.start()] == ">":
-            return m.start()
-        pos = _SPACES_RE.match(markup, m.end()).end()  # type: ignore[union-attr]  # matches empty
-        if pos < n and markup[pos] in "\"'":
-            close = markup.find(markup[pos], pos + 1)
-            if close < 0:
-                return -1
-            pos = close + 1
-
-
-def _href(tag: str) -> str | None:
-    m = _HREF_RE.search(tag)
-    if m is None:
-        return None
-    value = htmllib.unescape(next(g for g in m.groups() if g is not None))
-    value = re.sub(r"[\t\n\r]", "", value).strip()
-    return value if re.match(r"https?://", value, re.IGNORECASE) else None
-
-
-def _close_link(out: list[str], link: tuple[str, int]) -> int:
-    """Put the link's target after its label unless the label shows it; returns what was added."""
-    href, start = link
-    label = "".join(out[start:]).strip()
-    shown = href.replace(" ", "%20")
-    bare = href.split("://", 1)[-1].rstrip("/")
-    if not label:
-        out.append(f" {shown} ")
-    elif href.rstrip("/") not in label and bare not in label:
-        out.append(f" ({shown})")
-    else:
-        return 0
-    return len(out[-1])
-
-
-# --- URLs, language, category --------------------------------------------------------
-
-_URL_START_RE: Final = re.compile(r"https?://", re.IGNORECASE)
-_URL_TOKEN_RE: Final = re.compile(r"https?://\S*", re.IGNORECASE)
+    pos = 0
+    for m in _URL_TOKEN_RE.finditer(text):
+        out += (text[pos: _url_start(m)], " ")
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _url_candidates(text: str) -> list[str]:
     found: list[str] = []
     pos = 0
     for m in _URL_START_RE.finditer(text):
-        if m.start() < pos:
+        start = _url_start(m)
+        if start < pos:
             continue
-        window = text[m.start(): m.start() + _URL_WINDOW_CHARS].split(None, 1)[0]
+        window = text[start: start + _URL_WINDOW_CHARS].split(None, 1)[0]
         hits = urls.find_urls(window)
         if hits:
             found.append(hits[0])
-            pos = m.start() + len(hits[0])
+            pos = start + len(hits[0])
         if len(found) >= MAX_URL_CANDIDATES:
             break
     return found
 
 
-def _accepted_urls(candidates: list[str], addresses: list[str]) -> tuple[str, ...]:
+def _accepted_urls(candidates: list[str], addresses: list[str], own_hosts: frozenset[str]) -> tuple[str, ...]:
     accepted: list[str] = []
     seen: set[str] = set()
     for candidate in dict.fromkeys(candidates[:MAX_URL_CANDIDATES]):
@@ -674,83 +506,14 @@ def _accepted_urls(candidates: list[str], addresses: list[str]) -> tuple[str, ..
             url = urls.parse(candidate)
         except urls.UrlError:
             continue
+        if url.host in own_hosts:
+            continue
         if url.normalized not in seen:
             seen.add(url.normalized)
             accepted.append(url.original)
             if len(accepted) >= MAX_URLS:
                 break
     return tuple(accepted)
-
-
-# Words frequent in one shipped language and rare in the other two.
-_STOPWORDS: Final = {
-    "en": frozenset("the and is are this that with have has were you your please there what which would could "
-                    "about from found been they their because someone saw of to my it i for not but he she him "
-                    "we who when where how if or".split()),
-    "de": frozenset("der die das und ist nicht ich sie es ein eine einen mit auf für von zu den dem bitte habe "
-                    "hat wurde diese dieser dieses seite auch aber wie mein meine mich mir wir uns gefunden über "
-                    "oder wenn weil kind kinder hallo danke".split()),
-    "fr": frozenset("le la les et est une un des du de je il elle nous vous pas ne que qui dans pour sur avec ce "
-                    "cette mon ma mes bonjour merci j'ai c'est trouvé enfant enfants été au aux par sont très "
-                    "mais ou où en".split()),
-}
-_PUNCTUATION: Final = ".,;:!?()[]{}\"'«»“”„‚‹›-–—…*/"
-_MAX_GUESS_CHARS: Final = 4 * 1024  # a language shows in its first paragraphs
-
-
-def _locale(content_language: str | None, accept_language: str | None, prose: str) -> str:
-    for hint in (content_language, accept_language):
-        named = {re.split(r"[-_;\s]", part.strip().lower(), maxsplit=1)[0] for part in (hint or "").split(",")}
-        if named & set(LOCALES):
-            return choose_locale(hint)
-    seen: Counter[str] = Counter()
-    for token, n in Counter(prose[:_MAX_GUESS_CHARS].lower().replace("\u2019", "'").split()).items():
-        seen[token.strip(_PUNCTUATION)] += n
-    counts = {lang: sum(n for word, n in seen.items() if word in words) for lang, words in _STOPWORDS.items()}
-    ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
-    (best, top), (_, second) = ranked[0], ranked[1]
-    return best if top >= 2 and top >= 2 * second else "en"
-
-
-# Phrases that clearly name a category, in each shipped language. German stems have no
-# leading word boundary because German joins words ("Kindesmissbrauch", "Cybergrooming").
-_CATEGORY_PATTERNS: Final = {
-    "csam": (r"\bchild (?:sexual )?abuse (?:material|images?|videos?|content|imagery)|\bchild sexual abuse"
-             r"|\bchild porn|\bcsam\b|\bsexual abuse of (?:a )?(?:child|children|minors?)\b"
-             r"|\bindecent (?:images?|photos?|videos?) of (?:a )?(?:child|children)\b"
-             r"|(?<!daten)missbrauch|kinderporno"
-             r"|p[ée]docriminel|p[ée]dopornograph|pornographie (?:infantile|juv[ée]nile)"
-             r"|abus sexuels? (?:sur|d'|de) (?:un |une |des |l')?(?:enfant|mineur)"),
-    "grooming": r"(?<!dog )(?<!pet )(?<!hair )grooming|\bgroomer|p[ée]dopi[ée]geage",
-    "sextortion": (r"sextortion|\bsexual extortion|\bsextort|\bthreaten(?:ed|ing|s)? to (?:share|post|send|publish|leak)"
-                   r"|\bblackmail|erpress|sextorsion|\bchantage|\bmena(?:ce|cé|cée|cent|çait) de (?:publier|diffuser|partager|envoyer)"),
-    "self_generated": (r"\bnude selfies?\b|\bnudes? of (?:me|myself)\b|\bmy nudes\b|\bself[- ]generated\b"
-                       r"|\bnaked (?:pictures?|photos?|pics?) of (?:me|myself)\b"
-                       r"|nacktselfie|nackt(?:bilder|fotos|bild|foto) von mir"
-                       r"|\bselfies? nue?s?\b|\bphotos? de moi nue?s?\b|\bmes nudes\b"),
-    "trafficking": (r"(?<!drug )(?<!drugs )\btraffick(?:ing|ed|er|ers)\b|\bchild(?:ren)? for sale\b"
-                    r"|menschenhandel|kinderhandel"
-                    r"|\btraite (?:des |d')(?:[êe]tres humains|enfants)|\btrafic d'(?:enfants|[êe]tres humains)"),
-}
-_CATEGORY_RES: Final = {name: re.compile(p) for name, p in _CATEGORY_PATTERNS.items()}
-# Substrings every phrase of a category contains: most e-mails name no category, and testing
-# these first is ~100 times faster than running the patterns (which have no literal prefix).
-_CATEGORY_TRIGGERS: Final = {
-    "csam": ("child", "csam", "missbrauch", "kinderporno", "docriminel", "dopornograph", "pornographie", "abus",
-             "indecent"),
-    "grooming": ("groom", "piégeage", "piegeage"),
-    "sextortion": ("sextor", "extortion", "threaten", "blackmail", "erpress", "chantage", "mena"),
-    "self_generated": ("nude", "self", "naked", "nackt", "de moi"),
-    "trafficking": ("traffick", "for sale", "handel", "traite", "trafic"),
-}
-
-
-def _category(prose: str) -> str:
-    """The one category the text clearly names; "other" when none does, or more than one."""
-    text = prose.lower().replace("\u2019", "'")
-    named = [name for name, pattern in _CATEGORY_RES.items()
-             if any(t in text for t in _CATEGORY_TRIGGERS[name]) and pattern.search(text)]
-    return named[0] if len(named) == 1 else "other"
 
 
 # --- cleaning text -------------------------------------------------------------------
@@ -765,8 +528,8 @@ def _clean(text: str) -> str:
     """Safe to store: no lone surrogates (Redis writes encode UTF-8), no control characters."""
     if not text.isascii():
         text = _NEWLINE_RE.sub("\n", _SURROGATE_RE.sub("\ufffd", text))
-    elif "\r" in text:
-        text = _NEWLINE_RE.sub("\n", text)
+    elif "\r" in text:  # the same as _NEWLINE_RE, whose other line ends are not ASCII
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _UNSAFE_RE.sub("", text)
 
 

@@ -55,14 +55,22 @@ def _region_from_locale(locale: str | None) -> str | None:
 
 _LOCAL_CHARS: Final = r"[\w!#$%&'*+/=?^`{|}~\-]"
 _LABEL: Final = r"[^\W_](?:[\w\-]*[^\W_])?"
+_AT_WORD: Final = r"[\[({]\s*at\s*[\])}]"  # "[at]", "(at)", "{ at }": written for "@" by people hiding an address
 _EMAIL_RE: Final = re.compile(
     # The lookbehind makes every attempt start at the beginning of a word, keeping this linear.
     rf"(?<![\w!#$%&'*+/=?^`{{|}}~.\-]){_LOCAL_CHARS}++(?:\.{_LOCAL_CHARS}++)*+"
     rf"(?:@{_LABEL}(?:\.{_LABEL})*"
     # "jane [at] example [dot] org": people obfuscate addresses, and they are still theirs.
-    rf"|\s*[\[({{]\s*at\s*[\])}}]\s*{_LABEL}(?:(?:\.|\s*[\[({{]\s*dot\s*[\])}}]\s*){_LABEL})+)",
+    rf"|\s*{_AT_WORD}\s*{_LABEL}(?:(?:\.|\s*[\[({{]\s*dot\s*[\])}}]\s*){_LABEL})+)",
     re.IGNORECASE,
 )
+# What every e-mail address _EMAIL_RE removes contains: "@" or an obfuscated "at" (see
+# _may_hold_an_address). That regex has no literal prefix, so Python's re tries it at every word
+# of the text; most descriptions hold neither.
+_AT_WORD_RE: Final = re.compile(_AT_WORD, re.IGNORECASE)
+# What every phone number contains: phonenumbers' matcher and _DIGIT_RUN_RE both start a match
+# only at a \d (a Unicode decimal digit), so text without one has no number to remove.
+_DIGIT_RE: Final = re.compile(r"\d")
 
 # The fallback for numbers phonenumbers does not recognise (unknown region, local or odd
 # formats): any run of 9+ digits separated by at most single spaces, dots, dashes, slashes
@@ -108,9 +116,9 @@ def _redact_once(text: str, region: str | None) -> str:
 
 
 def _redact_plain(text: str, region: str | None) -> str:
-    if "@" in text or "at" in text.lower():
+    if _may_hold_an_address(text):
         text = _EMAIL_RE.sub(EMAIL_MARK, text)
-    if not any(ch.isdigit() for ch in text):
+    if not _DIGIT_RE.search(text):
         return text
     # Whole digit runs first: phonenumbers may split an unfamiliar run and leave a stub behind.
     text = _replace(text, ((m.start(), m.end()) for m in _DIGIT_RUN_RE.finditer(text)))
@@ -118,6 +126,20 @@ def _redact_plain(text: str, region: str | None) -> str:
         matches = phonenumbers.PhoneNumberMatcher(text, matcher_region, leniency=phonenumbers.Leniency.POSSIBLE)
         text = _replace(text, ((m.start, m.end) for m in matches))
     return text
+
+
+def _may_hold_an_address(text: str) -> bool:
+    if "@" in text:
+        return True
+    # The obfuscated "at" is tried only where a bracket opens: a search for the pattern would try
+    # every character, which costs more than the rest of a description's redaction.
+    for opener in "[({":
+        at = text.find(opener)
+        while at >= 0:
+            if _AT_WORD_RE.match(text, at):
+                return True
+            at = text.find(opener, at + 1)
+    return False
 
 
 def _replace(text: str, spans: Iterable[tuple[int, int]]) -> str:

@@ -27,7 +27,7 @@ from redis.exceptions import ClusterCrossSlotError, RedisClusterException, Respo
 from frontdoor import urls
 from frontdoor.analysts import Analysts
 from frontdoor.errors import Conflict, NotFound
-from frontdoor.queue import keys, stats
+from frontdoor.queue import AlreadySubmitted, keys, stats
 from frontdoor.queue.retention import purge_expired
 from frontdoor.redis_server import LocalCluster
 from frontdoor.report import build_report
@@ -256,6 +256,21 @@ async def test_assess_actions_and_receipt_over_shards(make_cluster_queue, report
     assert again.cases[0][1] == "reopened"
     found = await q.find_by_url(one_per_shard()[int(first.rsplit("-", 1)[1])])
     assert [c["id"] for c in found] == [again.cases[0][0], first]
+
+
+async def test_a_dedupe_id_over_shards_makes_one_report_and_no_fan_out(make_cluster_queue, report, cluster_redis):
+    q = await make_cluster_queue()
+    url_list = one_per_shard()
+    first = await q.submit(report(q, url_list), dedupe_id="mid-1", dedupe_ttl_s=600)
+    home = int(first.report_id.rsplit("-", 1)[1])
+    duplicate = report(q, url_list)
+    assert int(duplicate["id"].rsplit("-", 1)[1]) == home  # the same first URL: the same home shard
+    with pytest.raises(AlreadySubmitted):
+        await q.submit(duplicate, dedupe_id="mid-1", dedupe_ttl_s=600)
+    assert await cluster_redis.get(keys.submitted(home, "mid-1")) == first.report_id
+    assert await cluster_redis.zcard(keys.fanout(home)) == 0  # the refused report waits for no fan-out
+    assert sorted([await q.claim("a") for _ in range(SHARDS)]) == sorted(c for c, _ in first.cases)
+    assert await q.claim("a") is None
 
 
 async def test_release_renew_and_reassign(make_cluster_queue, report):

@@ -159,6 +159,37 @@ async def test_same_message_id_twice_makes_one_report(mail):
     assert await reports_today(mail["services"]) == 1
 
 
+async def test_a_message_refused_for_a_failure_becomes_a_report_when_retried(mail):
+    raw = message(Message_ID="<retry-7@example.org>")
+    await mail["redis"].config_set("maxmemory", 1)  # Redis refuses writes, as when it is full
+    try:
+        assert (await asend(mail["port"], raw))[0] == 451
+    finally:
+        await mail["redis"].config_set("maxmemory", 0)
+    assert await reports_today(mail["services"]) == 0
+    assert (await asend(mail["port"], raw))[0] == 250  # the sender's retry
+    assert (await asend(mail["port"], raw))[0] == 250  # and a redelivery after that
+    assert await reports_today(mail["services"]) == 1
+
+
+async def test_a_message_without_links_is_remembered_in_its_message_ids_shard(mail):
+    services = replace(mail["services"], queue=TriageQueue(mail["redis"], shards=4))
+    await services.queue.setup()
+    handler = email_channel.ReportHandler(services)
+    raw = message(body="Someone keeps asking my son for pictures in a game chat.", Message_ID="<no-link-1@example.org>")
+    parsed = email_channel.mailparse.parse_mail(raw, envelope_from=SENDER)
+    assert parsed.urls == ()
+    assert await handler._store(parsed) is not None
+    for _ in range(3):  # a random shard each time would store most of these again
+        assert await handler._store(parsed) is None
+    assert await reports_today(services) == 1
+    dedupe_id = services.keyring.pseudonym("message-id", "no-link-1@example.org")
+    shard = services.queue.shard_of_url(dedupe_id)
+    assert 0 < await mail["redis"].ttl(keys.submitted(shard, dedupe_id)) <= email_channel.DEDUPE_TTL_S
+    async for key in mail["redis"].scan_iter("*"):
+        assert "no-link-1" not in key
+
+
 @pytest.mark.parametrize("headers, mail_from", [
     ({"Auto_Submitted": "auto-replied"}, SENDER),
     ({"Precedence": "bulk"}, SENDER),

@@ -7,10 +7,12 @@ import json
 from datetime import date, datetime, timezone
 
 import pytest
+from redis.exceptions import ResponseError
 
 from frontdoor.errors import Conflict, NotFound
-from frontdoor.queue import keys, stats
+from frontdoor.queue import AlreadySubmitted, keys, stats
 from frontdoor.queue.retention import purge_expired
+from frontdoor.queue.triage import utc_day
 from frontdoor.report import build_report
 
 DAY_MS = 86_400_000
@@ -257,6 +259,38 @@ async def test_report_without_url_is_a_case_of_its_own(make_queue, report):
     assert case["url"] is None and case["reports"][0]["where_seen"]["account"] == "user_123"
 
 
+async def test_a_dedupe_id_makes_one_report_and_is_remembered_with_it(make_queue, report, redis):
+    q = await make_queue()
+    first = await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)
+    with pytest.raises(AlreadySubmitted) as again:
+        await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)
+    assert again.value.report_id == first.report_id
+    other = await q.submit(report(q), dedupe_id="mid-2", dedupe_ttl_s=600)  # another id: another report
+    assert other.cases[0] == (first.cases[0][0], "joined")
+    assert await redis.get(keys.submitted(0, "mid-1")) == first.report_id
+    assert 590 <= await redis.ttl(keys.submitted(0, "mid-1")) <= 600
+    today = datetime.now(timezone.utc).date()
+    assert (await stats.collect(q, today, today))["totals"]["reports"] == 2
+    assert len(await redis.keys("*receipt:*")) == 2  # the refused one took no receipt code
+    await q.submit(report(q))  # without one, nothing is remembered
+    assert len(await redis.keys("*submitted:*")) == 2
+    with pytest.raises(ValueError):
+        await q.submit(report(q), dedupe_id="mid-3")  # remembered for how long?
+
+
+async def test_a_refused_submit_leaves_its_dedupe_id_free(make_queue, report, redis):
+    q = await make_queue()
+    await redis.config_set("maxmemory", 1)  # writes are refused (noeviction), as on a full Redis
+    try:
+        with pytest.raises(ResponseError, match="maxmemory"):
+            await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)
+    finally:
+        await redis.config_set("maxmemory", 0)
+    assert await redis.exists(keys.submitted(0, "mid-1")) == 0
+    retried = await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)  # the sender's retry is stored
+    assert await redis.get(keys.submitted(0, "mid-1")) == retried.report_id
+
+
 async def test_shards_keep_every_key_in_one_slot_and_claim_across_them(make_queue, report, redis):
     q = await make_queue(shards=4)
     urls = [f"https://site-{i}.example/" for i in range(12)]
@@ -398,3 +432,8 @@ async def test_scripts_refuse_a_shard_prefix_that_is_not_their_keys(make_queue):
     q = await make_queue(shards=2)
     with pytest.raises(ResponseError, match="outside the shard"):
         await q._claim(keys=[keys.lane(0, "urgent")], args=[keys.tag(1), "a", 60_000, q.clock_ms(), "urgent"])
+
+
+@pytest.mark.parametrize("ms", [0, 86_399_999, 86_400_000, 1_800_000_000_000, 1_709_251_199_999, 1_709_251_200_000])
+def test_utc_day_is_the_calendar_day_of_the_instant(ms: int) -> None:
+    assert utc_day(ms) == datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d")

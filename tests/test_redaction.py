@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from frontdoor import redaction
 from frontdoor.redaction import EMAIL_MARK, PHONE_MARK, redact, region_for
 
 # --- region_for ----------------------------------------------------------------------
@@ -232,3 +234,27 @@ def test_planted_canary_never_survives(before: str, after: str, canary: str, reg
     assert canary not in out
     assert "canary.reporter" not in out and "mail.example.org" not in out
     assert digits[-4:] not in out  # no tail of the number survives either
+
+
+def _redact_plain_unguarded(text: str, region: str | None) -> str:
+    """redaction._redact_plain without its cheap pre-checks: every matcher runs on every text."""
+    text = redaction._EMAIL_RE.sub(EMAIL_MARK, text)
+    text = redaction._replace(text, ((m.start(), m.end()) for m in redaction._DIGIT_RUN_RE.finditer(text)))
+    for matcher_region in dict.fromkeys((region, None)):
+        matches = phonenumbers.PhoneNumberMatcher(text, matcher_region, leniency=phonenumbers.Leniency.POSSIBLE)
+        text = redaction._replace(text, ((m.start, m.end) for m in matches))
+    return text
+
+
+# Digits that are not decimal digits (str.isdigit() but not \d), full-width and Arabic-Indic digits,
+# and obfuscated "at"s: the edges of the pre-checks.
+edge_text = st.lists(st.sampled_from(["¹²³⁴⁵⁶⁷⁸⁹⁰", "①②③④⑤", "０２０ ７９４６ ００００", "٠٢٠٧٩٤٦٠٠٠٠", "+", "(", " ", "jane",
+                                      "[at]", "( AT )", "{at}", "at", "example", "[dot]", ".org", "@", "020 7946 0000",
+                                      "jane(at)example.org", "x { AT } example [dot] org"]),
+                     max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(texty, edge_text), regions)
+def test_the_pre_checks_skip_only_text_with_nothing_to_remove(text: str, region: str | None) -> None:
+    assert redaction._redact_plain(text, region) == _redact_plain_unguarded(text, region)

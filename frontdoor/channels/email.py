@@ -16,7 +16,6 @@ import smtplib
 import ssl
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from urllib.parse import urlsplit
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -24,10 +23,10 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from .. import mailparse, urls
+from .. import mailparse
 from ..dialog import i18n
 from ..dialog.actions import resources_for
-from ..queue import keys
+from ..queue import AlreadySubmitted, keys
 from ..redis_client import UNAVAILABLE
 from ..report import build_report
 
@@ -49,7 +48,8 @@ class ReportHandler:
         self.addresses = {a.lower() for a in services.settings.report_addresses}
         catalog = services.dialog.services.catalog
         links = [services.settings.public_url, *catalog.resource_urls()]
-        self._own_hosts = {urlsplit(link).hostname or "" for link in links} - {""}
+        # A reply quoting our auto-reply must not report the helplines we recommended.
+        self._own_hosts = frozenset(urlsplit(link).hostname or "" for link in links) - {""}
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -61,7 +61,7 @@ class ReportHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
-            mail = mailparse.parse_mail(raw, envelope_from=envelope.mail_from)
+            mail = mailparse.parse_mail(raw, envelope_from=envelope.mail_from, own_hosts=self._own_hosts)
         except mailparse.MailRejected as exc:
             log.info("e-mail refused: %s", exc.smtp_code)
             return exc.reply
@@ -80,35 +80,29 @@ class ReportHandler:
         return "250 2.0.0 Report received"
 
     async def _store(self, mail: mailparse.ParsedMail) -> str | None:
-        """The report's receipt, or None when this Message-ID was already made into a report."""
-        svc = self.services
-        dedupe = None
-        if mail.message_id:
-            dedupe = keys.mail_seen(svc.keyring.pseudonym("message-id", mail.message_id))
-            if not await svc.redis.set(dedupe, "pending", nx=True, ex=DEDUPE_TTL_S):
-                log.info("e-mail with a Message-ID seen before: no second report")
-                return None
-        try:
-            mail = replace(mail, urls=tuple(u for u in mail.urls if not self._ours(u)))
-            region = svc.settings.hotline_country
-            report = build_report(mailparse.submission(mail, default_region=region), channel=CHANNEL, keyring=svc.keyring,
-                                  shard_of_url=svc.queue.shard_of_url, default_region=region)
-            submitted = await svc.queue.submit(report)
-        except BaseException:
-            if dedupe is not None:  # let the sender's retry make the report
-                with contextlib.suppress(*UNAVAILABLE):
-                    await svc.redis.delete(dedupe)
-            raise
-        return submitted.receipt
+        """The report's receipt, or None when this Message-ID was already made into a report.
 
-    def _ours(self, url: str) -> bool:
-        """A link to the hotline itself or to a resource we sent: a reply quoting our auto-reply
-        must not report the helplines we recommended."""
+        The Message-ID is checked and remembered by the queue's submit script, with the report:
+        one round trip, and a message whose submit failed leaves nothing behind, so the sender's
+        retry becomes the report.
+        """
+        svc = self.services
+        dedupe_id = svc.keyring.pseudonym("message-id", mail.message_id) if mail.message_id else None
+
+        def home_shard(value: str) -> int:
+            # build_report asks with the first URL, or with a random value when there is none; a
+            # redelivery must meet its Message-ID again, so without URLs that decides the shard.
+            return svc.queue.shard_of_url(value if mail.urls or dedupe_id is None else dedupe_id)
+
+        region = svc.settings.hotline_country
+        report = build_report(mailparse.submission(mail, default_region=region), channel=CHANNEL, keyring=svc.keyring,
+                              shard_of_url=home_shard, default_region=region)
         try:
-            host = urls.parse(url).host
-        except urls.UrlError:
-            return False
-        return host in self._own_hosts
+            submitted = await svc.queue.submit(report, dedupe_id=dedupe_id, dedupe_ttl_s=DEDUPE_TTL_S)
+        except AlreadySubmitted:
+            log.info("e-mail with a Message-ID seen before: no second report")
+            return None
+        return submitted.receipt
 
     async def _queue_reply(self, mail: mailparse.ParsedMail, sender: str, receipt: str) -> None:
         svc = self.services

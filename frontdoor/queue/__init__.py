@@ -1,5 +1,5 @@
 """The Redis-backed triage queue. Never a top-level `queue`: that would hide the stdlib module redis-py imports."""
 
-from .triage import Submitted, TriageQueue
+from .triage import AlreadySubmitted, Submitted, TriageQueue
 
-__all__ = ["Submitted", "TriageQueue"]
+__all__ = ["AlreadySubmitted", "Submitted", "TriageQueue"]

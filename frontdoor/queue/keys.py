@@ -88,6 +88,12 @@ def fanout(shard: int) -> str:
     return f"{tag(shard)}fanout"
 
 
+def submitted(shard: int, dedupe_id: str) -> str:
+    """The report a channel's dedupe id (e-mail: a keyed hash of the Message-ID, never the id)
+    was made into, set by the submit script with the report and expiring after the channel's TTL."""
+    return f"{tag(shard)}submitted:{dedupe_id}"
+
+
 def applied(shard: int, report_id: str) -> str:
     """Idempotency marker for a report's fan-out into this shard (expires after a week)."""
     return f"{tag(shard)}applied:{report_id}"
@@ -125,12 +131,7 @@ def conversation_seen(pseudonym: str) -> str:
     return f"{PREFIX}:{{c:{pseudonym}}}:seen"
 
 
-# The e-mail channel.
-def mail_seen(message_id_pseudonym: str) -> str:
-    """A Message-ID already made into a report (keyed hash of the id: ids can name the sender)."""
-    return f"{PREFIX}:{{m:{message_id_pseudonym}}}:seen"
-
-
+# The e-mail channel (its Message-IDs already made into reports are `submitted` keys of a shard).
 def mail_replied(recipient_pseudonym: str) -> str:
     """An auto-reply went to this sender recently: at most one per hour (RFC 3834)."""
     return f"{PREFIX}:{{m:{recipient_pseudonym}}}:replied"

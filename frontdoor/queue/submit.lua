@@ -1,20 +1,30 @@
 -- submit: store a report (when this is its home shard) and open or join one case per URL.
 -- ARGV: 2 now_ms, 3 day, 4 report_id, 5 home ("1"/"0"), 6 report_json, 7 receipt,
 --       8 urgent ("1"/"0"), 9 category, 10 channel, 11 n_urls,
+--       12 dedupe id ("" for none; home only), 13 seconds the dedupe id is remembered,
 --       then n_urls times: digest, normalized, original, fresh_case_id;
 --       with n_urls == 0 (home only): the id of the report's own case.
 -- Returns {"ok", case_id, outcome, ...} with outcome "opened" | "joined" | "reopened",
--- or {"receipt_taken"} / {"exists"}.
+-- or {"receipt_taken"} / {"exists"} / {"duplicate", report_id} (the dedupe id made that report
+-- before: nothing is stored).
 local now, day, rid = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local home, urgent = ARGV[5] == '1', ARGV[8] == '1'
 local category, channel, n = ARGV[9], ARGV[10], tonumber(ARGV[11])
+local dedupe = ARGV[12] ~= '' and T .. 'submitted:' .. ARGV[12] or nil
+local FIRST = 14  -- the first URL argument
 local marker = T .. 'applied:' .. rid
 
 if home then
   local rkey = T .. 'report:' .. rid
   if redis.call('EXISTS', rkey) == 1 then return {'exists'} end
+  if dedupe then
+    local made = redis.call('GET', dedupe)
+    if made then return {'duplicate', made} end
+  end
   if not redis.call('SET', T .. 'receipt:' .. ARGV[7], rid, 'NX') then return {'receipt_taken'} end
   redis.call('SET', rkey, ARGV[6])
+  -- Set with the report, in one script: a report is remembered exactly when it was stored.
+  if dedupe then redis.call('SET', dedupe, rid, 'EX', tonumber(ARGV[13])) end
   stat(day, 'reports')
   stat(day, 'reports:channel:' .. channel)
   stat(day, 'reports:category:' .. category)
@@ -73,12 +83,13 @@ end
 
 local out = {'ok'}
 if n == 0 then
-  open(ARGV[12], nil, nil, nil, nil)
-  out[#out + 1] = ARGV[12]
+  open(ARGV[FIRST], nil, nil, nil, nil)
+  out[#out + 1] = ARGV[FIRST]
   out[#out + 1] = 'opened'
 end
 for i = 0, n - 1 do
-  local digest, normalized, original, fresh = ARGV[12 + i * 4], ARGV[13 + i * 4], ARGV[14 + i * 4], ARGV[15 + i * 4]
+  local a = FIRST + i * 4
+  local digest, normalized, original, fresh = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local latest = redis.call('HGET', T .. 'urls', digest)
   local status = latest and redis.call('HGET', ckey(latest), 'status')
   if status and status ~= 'closed' then

@@ -9,12 +9,13 @@ pipelines, which redis-py's cluster client splits by node.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from importlib import resources
 from typing import Any
 
@@ -44,13 +45,29 @@ def _script(name: str) -> str:
 
 
 def utc_day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d")
+    return _day(ms // 86_400_000)
+
+
+@functools.lru_cache(maxsize=4)
+def _day(days_since_epoch: int) -> str:
+    """Every submit names its day; formatting a datetime each time costs more than the rest of its arguments."""
+    return (date(1970, 1, 1) + timedelta(days=days_since_epoch)).isoformat()
 
 
 def iso(ms: int | str | None) -> str | None:
     if ms in (None, ""):
         return None
     return datetime.fromtimestamp(int(ms) / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AlreadySubmitted(Conflict):
+    """A report was stored under this dedupe id before (see TriageQueue.submit); nothing was stored now."""
+
+    code = "already_submitted"
+
+    def __init__(self, report_id: str) -> None:
+        super().__init__(f"already submitted as report {report_id}")
+        self.report_id = report_id
 
 
 @dataclass(frozen=True)
@@ -98,7 +115,8 @@ class TriageQueue:
 
     # -- reports in -------------------------------------------------------------
 
-    async def submit(self, report: dict[str, Any], *, receipt: str | None = None) -> Submitted:
+    async def submit(self, report: dict[str, Any], *, receipt: str | None = None, dedupe_id: str | None = None,
+                     dedupe_ttl_s: int = 0) -> Submitted:
         """Store a built report (see report.build_report) and queue its cases; atomic per shard.
 
         The home shard (its first URL's) stores the report and all its same-shard URLs in one
@@ -109,7 +127,16 @@ class TriageQueue:
         `receipt`: the code to try first (a caller that has shown it already); another is drawn only
         if it is taken. A report already stored raises Conflict (duplicate_report), so submitting
         the same report again is safe.
+
+        `dedupe_id` names what a channel received, for a channel whose senders retry (e-mail: a
+        keyed hash of the Message-ID). It is remembered for `dedupe_ttl_s` in the home shard by
+        the script that stores the report, so it is there exactly when the report is: a submit
+        that failed leaves nothing to block the retry, and a second submit under it stores nothing
+        and raises AlreadySubmitted. A redelivery must reach the same home shard (the same first
+        URL; the caller chooses the shard of a report without URLs) to be recognised.
         """
+        if dedupe_id is not None and dedupe_ttl_s <= 0:
+            raise ValueError("a dedupe id needs a positive dedupe_ttl_s")
         now = self.clock_ms()
         rid = report["id"]
         home = ids.shard_of(rid)
@@ -122,23 +149,30 @@ class TriageQueue:
             await self.redis.zadd(keys.fanout(home), {rid: now})
         for attempt in range(5):
             receipt = receipt if attempt == 0 and receipt is not None else ids.new_receipt()
-            result = await self._run_submit(home, report, now, True, doc, receipt, by_shard.get(home, []))
+            result = await self._run_submit(home, report, now, True, doc, receipt, by_shard.get(home, []),
+                                            dedupe=(dedupe_id, dedupe_ttl_s) if dedupe_id else None)
             if result[0] != "receipt_taken":
                 break
         else:  # five collisions in a 2^50 space means something else is wrong
             raise RuntimeError("could not allocate a receipt code")
         if result[0] == "exists":
             raise Conflict(f"report {rid} was already submitted", code="duplicate_report")
+        if result[0] == "duplicate":
+            if others:  # this report was never stored: nothing to fan out
+                await self.redis.zrem(keys.fanout(home), rid)
+            raise AlreadySubmitted(result[1])
         cases = _pairs(result)
         cases += await self._fan_out(report, now, {s: by_shard[s] for s in others})
-        log.info("report %s stored from %s: %s", rid, report["channel"], " ".join(f"{c}={o}" for c, o in cases))
+        if log.isEnabledFor(logging.INFO):
+            log.info("report %s stored from %s: %s", rid, report["channel"], " ".join(f"{c}={o}" for c, o in cases))
         return Submitted(rid, receipt, tuple(cases))
 
     async def _run_submit(self, shard: int, report: dict[str, Any], now: int, home: bool, doc: str,
-                          receipt: str, urls: list[dict[str, str]]) -> list[str]:
+                          receipt: str, urls: list[dict[str, str]], *, dedupe: tuple[str, int] | None = None) -> list[str]:
+        dedupe_id, dedupe_ttl_s = dedupe or ("", 0)
         args: list[Any] = [keys.tag(shard), now, utc_day(now), report["id"], "1" if home else "0", doc, receipt,
                            "1" if report["child_in_immediate_danger"] else "0", report["category"], report["channel"],
-                           len(urls)]
+                           len(urls), dedupe_id, dedupe_ttl_s]
         for url in urls:
             args += [keys.url_digest(url["normalized"]), url["normalized"], url["original"], ids.new_id(shard)]
         if home and not report["urls"]:

@@ -56,6 +56,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
+from frontdoor.runtime import loop_factory, settle_heap  # noqa: E402
 from frontdoor.redis_server import RedisServer, find_binaries, free_port  # noqa: E402
 
 # The web benchmark's helpers, so the benchmarks count, place processes and take percentiles alike.
@@ -319,6 +320,7 @@ async def serve(kind: str, redis_url: str, port: int, data_dir: Path, relay_port
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, reader.feed_eof)
+    settle_heap()  # as `frontdoor serve` does once started, for every server
     print("ready", flush=True)
     while line := (await reader.readline()).decode().strip():
         command, _, arg = line.partition(" ")
@@ -1052,7 +1054,8 @@ def run(binary: str, quick: bool, rounds: int, phase_s: float, pin: bool, relay:
                                 "second, one SMTP connection each, so during a phase it sends a few and the rest stay "
                                 "due (auto_replies_queued_not_yet_sent); the benchmark clears that backlog after each "
                                 "phase so it does not work on into later phases. Reported separately, not in the target.",
-        "processes": "each server in a process of its own on asyncio's default event loop; one redis-server this "
+        "processes": "each server in a process of its own on the event loop `frontdoor serve` runs, its start-up heap "
+                     "frozen as `frontdoor serve` does (frontdoor.runtime: uvloop where installed); one redis-server this "
                      "script started (no persistence); the clients are threads in this process.",
         "cpu_pinning": "server under test alone on one CPU; redis-server and the load generator (and the relay) on the "
                        "other (null: left to the scheduler). The same placement for every server. Pinning does not "
@@ -1120,8 +1123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(serve(args.serve, args.redis_url, args.port, Path(args.data_dir or tempfile.gettempdir()),
-                          args.relay_port))
+        with asyncio.Runner(loop_factory=loop_factory()[1]) as runner:  # the loop `frontdoor serve` runs on
+            runner.run(serve(args.serve, args.redis_url, args.port, Path(args.data_dir or tempfile.gettempdir()),
+                             args.relay_port))
         return 0
     rounds = args.rounds or (1 if args.quick else DEFAULT_ROUNDS)
     phase_s = args.phase_s or PHASE_S[args.quick]

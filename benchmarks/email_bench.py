@@ -1090,8 +1090,55 @@ def run(binary: str, quick: bool, rounds: int, phase_s: float, pin: bool, relay:
                   "which) is reported, round_spread lists every round. A round is flagged disturbed "
                   f"when other processes used more than {OTHER_LOAD_CPUS} CPUs during a phase, or, at 8 clients, the "
                   f"server used less than {SATURATED_SHARE} of its core.",
+        "hostile_inputs": "mailparse.parse_mail on crafted messages of 1 and 2 MiB (what the SIZE limit lets "
+                          "through), in this process: milliseconds each, and the growth from 1 to 2 MiB (about 2 for "
+                          "linear work, 4 for quadratic); linear is true while every growth stays under 3. The tests "
+                          "check these messages are parsed or refused cleanly; their speed is measured here.",
     }
+    out["hostile_inputs"] = hostile_inputs()
+    if not out["hostile_inputs"]["linear"]:
+        warnings.append("a hostile input grew faster than linearly with its size: see hostile_inputs")
     out["elapsed_s"] = round(time.perf_counter() - began, 1)
+    return out
+
+
+def hostile_messages(size: int) -> dict[str, bytes]:
+    """Messages built to make a parser do quadratic work, `size` bytes of payload each."""
+    def eml(body: str, content_type: str = "text/plain; charset=utf-8") -> bytes:
+        head = f"From: <a@example.org>\nTo: report@hotline.example\nSubject: x\nContent-Type: {content_type}\n\n"
+        return (head + body).replace("\n", "\r\n").encode()
+
+    depth = size // 100
+    return {
+        "html-comments": eml("<!--" * (size // 4), "text/html"),
+        "html-end-tags": eml("</" * (size // 2), "text/html"),
+        "html-open-quotes": eml('<a x="' * (size // 6), "text/html"),
+        "url-closers": eml("https://a.example/" + ")" * size),
+        "param-semicolons": eml("x", 'text/plain; a="' + ";" * size + '"'),
+        "punycode": eml("a-" + "9" * size, "text/plain; charset=punycode"),
+        "nesting": eml("".join(f'--n{i}\nContent-Type: multipart/mixed; boundary="n{i + 1}"\n\n' for i in range(depth)),
+                       'multipart/mixed; boundary="n0"'),
+    }
+
+
+def hostile_inputs() -> dict[str, Any]:
+    from frontdoor import mailparse
+
+    def parse_ms(raw: bytes) -> float:
+        started = time.perf_counter()
+        try:
+            mailparse.parse_mail(raw, envelope_from="a@example.org")
+        except mailparse.MailRejected:
+            pass
+        return (time.perf_counter() - started) * 1000
+
+    mib = 1024 * 1024
+    one, two = hostile_messages(mib), hostile_messages(2 * mib)
+    out: dict[str, Any] = {}
+    for name in one:
+        ms1, ms2 = min(parse_ms(one[name]) for _ in range(2)), min(parse_ms(two[name]) for _ in range(2))
+        out[name] = {"ms_1_mib": round(ms1, 1), "ms_2_mib": round(ms2, 1), "growth": round(ms2 / max(ms1, 0.001), 2)}
+    out["linear"] = all(v["growth"] < 3 for v in out.values() if isinstance(v, dict))
     return out
 
 

@@ -19,8 +19,11 @@ def test_email_bench_quick_prints_the_figures() -> None:
     out = json.loads(proc.stdout)
 
     for key in ("redis_version", "python_version", "cpu_pinning", "message_bytes", "summary", "targets", "levels",
-                "warnings", "load_average", "notes", "elapsed_s"):
+                "warnings", "load_average", "notes", "elapsed_s", "hostile_inputs"):
         assert key in out, key
+    hostile = out["hostile_inputs"]
+    assert isinstance(hostile.pop("linear"), bool) and len(hostile) >= 7
+    assert all(0 < v["ms_1_mib"] and 0 < v["ms_2_mib"] for v in hostile.values()), hostile
     assert 2000 <= out["message_bytes"] <= 4096
     assert "smtp_relay=None" in out["notes"]["frontdoor"]
     assert set(out["levels"]) == set(out["summary"]) == {"1", "8"}

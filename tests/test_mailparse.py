@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-import time
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
@@ -607,7 +606,6 @@ def test_corpus_is_all_there() -> None:
 def test_corpus_message(name: str) -> None:
     raw = (CORPUS / name).read_bytes()
     expected = dict(CORPUS_EXPECTATIONS.get(name, {}))
-    started = time.perf_counter()
     try:
         mail = parse(raw)
     except MailRejected as exc:
@@ -615,7 +613,6 @@ def test_corpus_message(name: str) -> None:
         assert exc.reply != mailparse._INTERNAL_REPLY
         assert expected.get("rejected") == exc.smtp_code, f"{name} was refused: {exc.reply}"
         return
-    assert time.perf_counter() - started < 2.0
     assert "rejected" not in expected, f"{name} should have been refused"
     assert_storable(mail)
     for attribute, value in expected.items():
@@ -747,15 +744,9 @@ def test_the_header_block_alone_reads_as_the_whole_message(head: str, body: str)
     assert _structure(mailparse._message(raw)) == _structure(full)
 
 
-# --- speed -----------------------------------------------------------------------------
-
-
-def test_a_typical_message_parses_in_well_under_a_millisecond() -> None:
-    paragraph = "Hello, I found this page yesterday and think it should be checked by the hotline team. " * 4
-    raw = eml((paragraph + "\n\n") * 12 + "https://www.example.com/some/page?id=42\n")
-    assert 4 * 1024 < len(raw) < 6 * 1024
-    best = min(_time(lambda: parse(raw), 50) for _ in range(5))
-    assert best < 0.005  # measured ~0.4 ms; the bound leaves room for a slow CI machine
+# --- hostile input -----------------------------------------------------------------------
+# Parsed or refused cleanly here; how the time grows with their size is measured by
+# benchmarks/email_bench.py (hostile_inputs), not by a timed test.
 
 
 MIB = 1024 * 1024
@@ -775,8 +766,8 @@ MIB = 1024 * 1024
     ],
     ids=["html-comments", "html-end-tags", "html-open-quotes", "url-closers", "param-semicolons", "punycode", "nesting"],
 )
-def test_hostile_megabyte_stays_linear(raw: bytes) -> None:
-    assert _time(lambda: _parse_or_refuse(raw), 1) < 2.0  # measured 10-250 ms; quadratic would be minutes
+def test_a_hostile_megabyte_is_parsed_or_refused_cleanly(raw: bytes) -> None:
+    _parse_or_refuse(raw)
 
 
 def _parse_or_refuse(raw: bytes) -> None:
@@ -784,13 +775,6 @@ def _parse_or_refuse(raw: bytes) -> None:
         parse(raw)
     except MailRejected as exc:
         assert exc.reply != mailparse._INTERNAL_REPLY
-
-
-def _time(fn: Any, n: int) -> float:
-    started = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - started) / n
 
 
 @settings(max_examples=300, deadline=None)

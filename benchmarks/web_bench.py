@@ -428,7 +428,7 @@ _STEPS = {
     "post_message (whole handler)": ("frontdoor/channels/web.py", "post_message"),
     "start_conversation (whole handler)": ("frontdoor/channels/web.py", "start_conversation"),
     "security middleware": ("frontdoor/api/security.py", "middleware"),
-    "error middleware": ("frontdoor/api/errors.py", "error_middleware"),
+    "error guard": ("frontdoor/api/errors.py", "guarded"),
     "rate limit (security.limit)": ("frontdoor/api/security.py", "limit"),
     "read_json (body read + parse + re-encode check)": ("frontdoor/api/errors.py", "read_json"),
     "json_response (serialize reply)": ("aiohttp/web_response.py", "json_response"),

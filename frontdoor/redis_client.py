@@ -14,6 +14,7 @@ because redis-py's cluster pipeline refuses `transaction=True`.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -119,3 +120,78 @@ class _Cluster(aioredis.RedisCluster):
             if isinstance(exc.__cause__, (aioredis.ConnectionError, aioredis.TimeoutError, OSError)):
                 raise aioredis.ConnectionError(str(exc)) from exc
             raise
+
+
+class AutoPipeline:
+    """Commands from concurrent tasks sent to Redis together, one pipeline per turn of the event loop.
+
+    Each command through redis-py pays for a connection taken from the pool and given back (a lock,
+    a read probe, a health check), a write and a read: about as much CPU as the rest of a chat turn's
+    own work. Under load, many turns reach their conversation's write in the same pass of the event
+    loop; collected until the loop comes round again (`call_soon`), they share one pipeline: one
+    checkout, one write, one read (ioredis calls this auto-pipelining). A lone command goes as it is.
+    Nothing waits for company: the delay is one pass of the loop.
+
+    Each caller gets its own reply, or its own error (a pipeline without MULTI runs every command
+    and reports each one's failure). A caller cancelled meanwhile (its request's deadline) simply
+    does not read its reply. A batch is bounded by `timeout_s`, since the client has no per-command
+    timeout (see DEFAULTS): a Redis that hangs fails the batch rather than holding a connection.
+    """
+
+    def __init__(self, client: Client, *, timeout_s: float) -> None:
+        self.client = client
+        self.timeout_s = timeout_s
+        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def execute_command(self, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._send_waiting)
+        self._waiting.append((args, future))
+        return await future
+
+    def _send_waiting(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                if len(batch) == 1:
+                    try:
+                        replies: list[Any] = [await self.client.execute_command(*batch[0][0])]
+                    except aioredis.ResponseError as exc:  # the command's own error, as a pipeline reports it
+                        replies = [exc]
+                else:
+                    pipe = self.client.pipeline(transaction=False)
+                    for args, _ in batch:
+                        pipe.execute_command(*args)
+                    replies = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            for _, future in batch:
+                if future.done():
+                    continue
+                if cancelled:
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+            if cancelled:
+                raise
+            return
+        for (_, future), reply in zip(batch, replies):
+            if future.done():
+                continue
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+    async def aclose(self) -> None:
+        """Wait for the batches on their way (a server stopping)."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)

@@ -420,3 +420,12 @@ async def test_the_cache_is_bounded_and_old_entries_are_not_trusted(services, re
     sent[0] = 0
     loaded = await store.load(pseudonym)  # ... but this process no longer trusts its copy
     assert not loaded.cached and loaded.state is not None and sent[0] == 1
+
+
+async def test_a_turn_after_redis_forgot_its_scripts_loads_the_commit_script_again(dialog, key, redis, keyring):
+    await walk(dialog, key, ["report"])
+    await redis.script_flush()  # a restarted Redis: the store's EVALSHA answers NOSCRIPT
+    turn = await dialog.turn(key, Inbound(text="csam"))
+    well_formed(turn)
+    state = (await dialog.store.read(keyring.pseudonym(key.channel, key.sender))).state
+    assert state is not None and state["slots"]["category"] == "csam"

@@ -18,7 +18,7 @@ from api_helpers import ANALYST_PREFIX, assert_error
 
 from frontdoor.cli import _safe
 from frontdoor.errors import ConfigError
-from frontdoor.redis_client import ClusterUrl, connect, parse_cluster_url
+from frontdoor.redis_client import AutoPipeline, ClusterUrl, connect, parse_cluster_url
 from frontdoor.redis_server import free_port
 from frontdoor.settings import Settings
 
@@ -148,3 +148,66 @@ async def test_housekeeping_on_a_hung_redis_is_cut_short_and_carries_on(settings
             await task
         await svc.redis.aclose()
     assert sum("housekeeping cut short" in r.getMessage() for r in caplog.records) >= 2
+
+
+# -- AutoPipeline: concurrent commands share a pipeline ---------------------------------------------
+
+
+def _count_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Writes to Redis: one per command sent alone, one per pipeline."""
+    from redis.asyncio.connection import AbstractConnection
+
+    sent = [0]
+    original = AbstractConnection.send_packed_command
+
+    async def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        sent[0] += 1
+        return await original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+async def test_concurrent_commands_share_one_pipeline_and_each_gets_its_reply(redis, monkeypatch):  # type: ignore[no-untyped-def]
+    batched = AutoPipeline(redis, timeout_s=5)
+    sent = _count_sends(monkeypatch)
+    replies = await asyncio.gather(*(batched.execute_command("INCRBY", "counter", n) for n in range(1, 51)))
+    assert sent[0] == 1  # fifty commands, one write
+    assert len(set(replies)) == 50  # fifty different running totals: each caller its own reply
+    assert int(await redis.get("counter")) == sum(range(1, 51)) == max(replies)
+    assert await batched.execute_command("GET", "counter") == str(sum(range(1, 51)))  # alone: no pipeline needed
+
+
+async def test_a_failing_command_fails_only_its_caller(redis):  # type: ignore[no-untyped-def]
+    from redis.exceptions import ResponseError
+
+    await redis.set("text", "not a number")
+    batched = AutoPipeline(redis, timeout_s=5)
+    results = await asyncio.gather(batched.execute_command("INCR", "text"), batched.execute_command("INCR", "n"),
+                                   batched.execute_command("INCR", "n"), return_exceptions=True)
+    assert isinstance(results[0], ResponseError) and sorted(results[1:]) == [1, 2]  # type: ignore[type-var]
+    with pytest.raises(ResponseError):
+        await batched.execute_command("INCR", "text")  # alone, too
+
+
+async def test_a_caller_cancelled_meanwhile_leaves_the_others_their_replies(redis):  # type: ignore[no-untyped-def]
+    batched = AutoPipeline(redis, timeout_s=5)
+    doomed = asyncio.ensure_future(batched.execute_command("INCR", "n"))
+    others = [asyncio.ensure_future(batched.execute_command("INCR", "n")) for _ in range(3)]
+    await asyncio.sleep(0)
+    doomed.cancel()
+    assert sorted(await asyncio.gather(*others)) in ([1, 2, 3], [2, 3, 4])  # the cancelled one may have been sent
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+
+
+async def test_a_batch_on_a_hung_redis_fails_within_its_timeout():
+    async with hung_redis() as url:
+        client = connect(url)
+        batched = AutoPipeline(client, timeout_s=0.3)
+        began = time.monotonic()
+        results = await asyncio.gather(*(batched.execute_command("PING") for _ in range(3)), return_exceptions=True)
+        assert all(isinstance(r, TimeoutError) for r in results), results
+        assert time.monotonic() - began < 3
+        await client.aclose()
+

@@ -24,7 +24,7 @@ from ..redis_client import UNAVAILABLE
 from ..settings import Settings
 from . import analyst, public
 from .auth import ANALYSTS_KEY
-from .errors import error_middleware
+from .errors import error_guard
 from .security import security_middleware
 from .services import SERVICES, Services, build_services  # SERVICES also for tests that reach the app's objects
 
@@ -36,7 +36,7 @@ HOUSEKEEPING_TIMEOUT_S = 50.0
 
 
 def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True) -> web.Application:
-    app = web.Application(middlewares=[security_middleware(settings), error_middleware(settings.request_timeout_s)],
+    app = web.Application(middlewares=[security_middleware(settings, error_guard(settings.request_timeout_s))],
                           client_max_size=settings.max_body_bytes)
     svc = build_services(settings, redis_url)
     app[SERVICES] = svc
@@ -56,6 +56,7 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await svc.limiter.aclose()
+        await svc.dialog.store.aclose()
         await svc.redis.aclose()
 
     app.cleanup_ctx.append(lifecycle)

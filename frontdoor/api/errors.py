@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from ..errors import FrontdoorError, InvalidInput, RateLimited
 from ..redis_client import UNAVAILABLE
@@ -41,13 +40,16 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 UNAVAILABLE_MESSAGE = "The service cannot store or read reports right now. Please try again in a few minutes."
 
 
-def error_middleware(deadline_s: float) -> Middleware:
+Guard = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+
+def error_guard(deadline_s: float) -> Guard:
     """Exceptions to JSON errors, and a deadline for the request as a whole (body, Redis, reply):
-    past it the request is cancelled and answered 503 like a Redis that is down."""
+    past it the request is cancelled and answered 503 like a Redis that is down. Not a middleware of
+    its own: the security middleware calls it (api/security.py), one layer fewer on every request."""
     deadlines = Deadlines(deadline_s)
 
-    @web.middleware
-    async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             async with deadlines.bound():
                 return await handler(request)
@@ -78,7 +80,7 @@ def error_middleware(deadline_s: float) -> Middleware:
                       "".join(traceback.format_tb(exc.__traceback__)))
             return json_error(500, "internal", "Something went wrong on our side. Nothing you sent was kept.")
 
-    return error_middleware
+    return guarded
 
 
 def _route(request: web.Request) -> str:

@@ -15,7 +15,7 @@ from aiohttp.typedefs import Middleware
 from ..errors import RateLimited
 from ..ratelimit import Verdict
 from ..settings import Settings
-from .errors import json_reply
+from .errors import Guard, json_reply
 from .services import services
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -29,15 +29,21 @@ def csp(frame_ancestors: str) -> str:
             f"form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors}")
 
 
-def security_middleware(settings: Settings) -> Middleware:
+def security_middleware(settings: Settings, inner: Guard) -> Middleware:
+    """The app's one middleware: preflights answered, the handler run through `inner` (the error
+    guard, api/errors.py), and the headers set on whatever comes back."""
     policy = csp(settings.frame_ancestors)
     allowed = set(settings.web_origins)
 
+    permissions = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        cors = request.path.startswith(CORS_PATHS) and origin is not None and _allowed(origin, request, allowed)
-        if request.method == "OPTIONS" and request.path.startswith(CORS_PATHS):
+        path = request.path
+        chat_api = path.startswith(CORS_PATHS)
+        origin = request.headers.get("Origin") if chat_api else None
+        cors = origin is not None and _allowed(origin, request, allowed)
+        if chat_api and request.method == "OPTIONS":
             if not cors:
                 response: web.StreamResponse = json_reply(
                     {"error": "origin_not_allowed", "message": "This site may not use the reporting chat."}, status=403)
@@ -46,19 +52,19 @@ def security_middleware(settings: Settings) -> Middleware:
                     "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type",
                     "Access-Control-Max-Age": "600"})
         else:
-            response = await handler(request)
-        if cors:
-            response.headers["Access-Control-Allow-Origin"] = origin  # type: ignore[assignment]
-            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-        if request.path.startswith(CORS_PATHS):
-            response.headers["Vary"] = "Origin"
+            response = await inner(request, handler)
         headers = response.headers
+        if cors:
+            headers["Access-Control-Allow-Origin"] = origin  # type: ignore[assignment]
+            headers["Access-Control-Expose-Headers"] = "Retry-After"
+        if chat_api:
+            headers["Vary"] = "Origin"
         headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
-        headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin" if request.path in EMBEDDABLE else "same-origin")
-        if request.path.startswith("/api/") or request.path.startswith("/report"):
+        headers.setdefault("Permissions-Policy", permissions)
+        headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin" if path in EMBEDDABLE else "same-origin")
+        if path.startswith(("/api/", "/report")):
             headers.setdefault("Cache-Control", "no-store")
         return response
 

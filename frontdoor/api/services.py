@@ -46,7 +46,8 @@ def build_services(settings: Settings, redis_url: str) -> Services:
     queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
                         retention_ms=settings.retention_days * 86_400_000)
     dialog_services = DialogServices(queue, keyring, load_catalog(), settings.hotline_country, settings.hotline_name)
-    dialog = Dialog(dialog_services, ConversationStore(redis, idle_ttl_s=settings.conversation_idle_s))
+    dialog = Dialog(dialog_services, ConversationStore(redis, idle_ttl_s=settings.conversation_idle_s,
+                                                      write_timeout_s=settings.request_timeout_s))
     limiter = RateLimiter(redis, keyring, {"conversations": settings.rate_conversations_per_min,
                                            "messages": settings.rate_messages_per_min,
                                            "reports": settings.rate_conversations_per_min})

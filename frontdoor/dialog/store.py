@@ -30,7 +30,9 @@ from typing import Any
 import orjson
 
 from ..queue import keys
-from ..redis_client import Client
+from redis.exceptions import NoScriptError
+
+from ..redis_client import COMMAND_TIMEOUT_S, AutoPipeline, Client
 
 STATE_VERSION = 1
 SEEN_TTL_S = 7 * 86400  # long enough to say "this expired" to someone who comes back within a week
@@ -75,8 +77,10 @@ class _Entry:
 
 
 class ConversationStore:
-    def __init__(self, redis: Client, *, idle_ttl_s: int = 2 * 3600, cache_entries: int = CACHE_ENTRIES) -> None:
+    def __init__(self, redis: Client, *, idle_ttl_s: int = 2 * 3600, cache_entries: int = CACHE_ENTRIES,
+                 write_timeout_s: float = COMMAND_TIMEOUT_S) -> None:
         self.redis = redis
+        self._writes = AutoPipeline(redis, timeout_s=write_timeout_s)  # concurrent turns' writes share a pipeline
         self.idle_ttl_s = idle_ttl_s
         self.cache_entries = cache_entries
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
@@ -111,8 +115,12 @@ class ConversationStore:
         revision = _new_revision() if state is not None else ""
         body = _dump(state) if state is not None else b""
         trusted_until = time.monotonic() + self.idle_ttl_s  # before sending: Redis's TTL starts later
-        reply = await self._commit(keys=[keys.conversation(pseudonym), keys.conversation_seen(pseudonym)],
-                                   args=[expected, revision, body, self.idle_ttl_s, SEEN_TTL_S])
+        names = [keys.conversation(pseudonym), keys.conversation_seen(pseudonym)]
+        values: list[Any] = [expected, revision, body, self.idle_ttl_s, SEEN_TTL_S]
+        try:
+            reply = await self._writes.execute_command("EVALSHA", self._commit.sha, 2, *names, *values)
+        except NoScriptError:  # Redis restarted or flushed its scripts: redis-py's Script loads it again
+            reply = await self._commit(keys=names, args=values)
         if int(reply[0]) != 1:
             self._cache.pop(pseudonym, None)
             return _parse(reply[1], bool(reply[2]))
@@ -121,6 +129,9 @@ class ConversationStore:
         else:
             self._remember(pseudonym, _Entry(revision, body, trusted_until))
         return None
+
+    async def aclose(self) -> None:
+        await self._writes.aclose()
 
     def _remember(self, pseudonym: str, entry: _Entry) -> None:
         self._cache[pseudonym] = entry

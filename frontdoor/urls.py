@@ -13,6 +13,7 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 import idna
@@ -144,7 +145,11 @@ def _unwrap(raw: str) -> str:
     return text
 
 
+@lru_cache(maxsize=4096)
 def parse(raw: str) -> ReportedUrl:
+    """The link as a ReportedUrl, or UrlError. Remembered for the last few thousand links (the result
+    is immutable): a channel checks a link when it arrives and build_report parses it again, and IDNA
+    and the host checks are a good part of either's time."""
     text = _unwrap(raw)
     if not text:
         raise UrlError("empty")

@@ -452,3 +452,12 @@ def test_find_urls_returns_substrings(text: str) -> None:
         found = text.find(url, pos)
         assert found >= 0
         pos = found + len(url)
+
+
+def test_parse_remembers_good_links_and_refuses_bad_ones_every_time() -> None:
+    first = parse("HTTPS://Example.com:443/cached?utm_source=x")
+    assert parse("HTTPS://Example.com:443/cached?utm_source=x") is first  # immutable, so shared
+    assert first.normalized == "https://example.com/cached"
+    for _ in range(2):
+        with pytest.raises(UrlError):
+            parse("ftp://example.com/never-cached")

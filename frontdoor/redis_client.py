@@ -123,37 +123,51 @@ class _Cluster(aioredis.RedisCluster):
 
 
 class AutoPipeline:
-    """Commands from concurrent tasks sent to Redis together, one pipeline per turn of the event loop.
+    """Commands from concurrent tasks sent to Redis together, one pipeline per pass of the event loop.
 
     Each command through redis-py pays for a connection taken from the pool and given back (a lock,
     a read probe, a health check), a write and a read: about as much CPU as the rest of a chat turn's
     own work. Under load, many turns reach their conversation's write in the same pass of the event
-    loop; collected until the loop comes round again (`call_soon`), they share one pipeline: one
-    checkout, one write, one read (ioredis calls this auto-pipelining). A lone command goes as it is.
-    Nothing waits for company: the delay is one pass of the loop.
+    loop, and they can share one pipeline: one checkout, one write, one read (ioredis calls this
+    auto-pipelining). The first command of a pass leads: it yields once, so that the other tasks
+    ready in this pass can join; alone, it is sent as it is, in its own task, as if there were no
+    batching; joined, the batch goes as a pipeline in a task of its own, which neither the leader's
+    nor anyone's cancellation (a request's deadline) interrupts for the others.
 
     Each caller gets its own reply, or its own error (a pipeline without MULTI runs every command
-    and reports each one's failure). A caller cancelled meanwhile (its request's deadline) simply
-    does not read its reply. A batch is bounded by `timeout_s`, since the client has no per-command
-    timeout (see DEFAULTS): a Redis that hangs fails the batch rather than holding a connection.
+    and reports each one's failure). A pipeline is bounded by `timeout_s`, since the client has no
+    per-command timeout (see DEFAULTS): a Redis that hangs fails the batch rather than holding a
+    connection. A lone command is bounded by its caller, as any other command.
     """
 
     def __init__(self, client: Client, *, timeout_s: float) -> None:
         self.client = client
         self.timeout_s = timeout_s
-        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._joining: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
     async def execute_command(self, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if not self._waiting:
-            loop.call_soon(self._send_waiting)
-        self._waiting.append((args, future))
-        return await future
+        if self._joining is not None:  # a batch is gathering in this pass of the loop: join it
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._joining.append((args, future))
+            return await future
+        joined: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._joining = joined
+        try:
+            await asyncio.sleep(0)  # the other tasks ready in this pass run, and may join
+        except BaseException:  # cancelled while waiting: those who joined still go
+            self._joining = None
+            if joined:
+                self._spawn(joined)
+            raise
+        self._joining = None
+        if not joined:
+            return await self.client.execute_command(*args)
+        mine: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._spawn([(args, mine), *joined])
+        return await mine
 
-    def _send_waiting(self) -> None:
-        batch, self._waiting = self._waiting, []
+    def _spawn(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         task = asyncio.get_running_loop().create_task(self._send(batch))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
@@ -161,16 +175,10 @@ class AutoPipeline:
     async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         try:
             async with asyncio.timeout(self.timeout_s):
-                if len(batch) == 1:
-                    try:
-                        replies: list[Any] = [await self.client.execute_command(*batch[0][0])]
-                    except aioredis.ResponseError as exc:  # the command's own error, as a pipeline reports it
-                        replies = [exc]
-                else:
-                    pipe = self.client.pipeline(transaction=False)
-                    for args, _ in batch:
-                        pipe.execute_command(*args)
-                    replies = await pipe.execute(raise_on_error=False)
+                pipe = self.client.pipeline(transaction=False)
+                for args, _ in batch:
+                    pipe.execute_command(*args)
+                replies = await pipe.execute(raise_on_error=False)
         except BaseException as exc:
             cancelled = isinstance(exc, asyncio.CancelledError)
             for _, future in batch:
@@ -195,3 +203,4 @@ class AutoPipeline:
         """Wait for the batches on their way (a server stopping)."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
+

@@ -211,3 +211,14 @@ async def test_a_batch_on_a_hung_redis_fails_within_its_timeout():
         assert time.monotonic() - began < 3
         await client.aclose()
 
+
+
+async def test_the_others_are_sent_when_the_leader_is_cancelled_while_they_join(redis):  # type: ignore[no-untyped-def]
+    batched = AutoPipeline(redis, timeout_s=5)
+    tasks = [asyncio.ensure_future(batched.execute_command("INCR", "n")) for _ in range(4)]
+    await asyncio.sleep(0)  # the first leads and yields; the other three join it
+    tasks[0].cancel()
+    assert sorted(await asyncio.gather(*tasks[1:])) == [1, 2, 3]
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[0]
+    assert await redis.get("n") == "3"  # the leader's own command was never sent

@@ -196,8 +196,8 @@ class Dialog:
 
         if slots.get("confirm") == "cancel":
             return Turn(messages + [Message(self._t(state, "cancelled"))], status="closed", locale=slots["language"])
-        if form.next_slot(slots) is not None:
-            return Turn(messages + self._ask_next(state), locale=slots["language"])
+        if (asked := form.next_slot(slots)) is not None:
+            return Turn(messages + self._ask_next(state, asked), locale=slots["language"])
         return await self._complete(state, messages)
 
     async def _complete(self, state: dict[str, Any], messages: list[Message]) -> Turn:
@@ -261,9 +261,10 @@ class Dialog:
         greeting = self._t(state, "greeting", hotline=self.services.hotline_name, emergency=emergency)
         return [Message(greeting)] + self._ask_next(state)
 
-    def _ask_next(self, state: dict[str, Any]) -> list[Message]:
+    def _ask_next(self, state: dict[str, Any], name: str | None = None) -> list[Message]:
+        """The next question: `name`'s, when the caller has just worked it out (form.next_slot)."""
         slots = state["slots"]
-        name = form.next_slot(slots) or "path"
+        name = name or form.next_slot(slots) or "path"
         if name == "path":
             return [Message(self._t(state, "ask_path"), self._path_replies(state, finished=False), "choice")]
         return form.ask(name, slots, slots["language"])

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 from importlib import resources
 from typing import Any
 
+import orjson
 from redis.exceptions import ResponseError
 
 from .. import ids, urls
@@ -144,7 +145,7 @@ class TriageQueue:
         for url in report["urls"]:
             by_shard.setdefault(self.shard_of_url(url["normalized"]), []).append(url)
         others = [s for s in by_shard if s != home]
-        doc = json.dumps(report, separators=(",", ":"), ensure_ascii=False)
+        doc = orjson.dumps(report)  # compact UTF-8, as json.dumps(separators=(",", ":"), ensure_ascii=False)
         if others:
             await self.redis.zadd(keys.fanout(home), {rid: now})
         for attempt in range(5):
@@ -167,7 +168,7 @@ class TriageQueue:
             log.info("report %s stored from %s: %s", rid, report["channel"], " ".join(f"{c}={o}" for c, o in cases))
         return Submitted(rid, receipt, tuple(cases))
 
-    async def _run_submit(self, shard: int, report: dict[str, Any], now: int, home: bool, doc: str,
+    async def _run_submit(self, shard: int, report: dict[str, Any], now: int, home: bool, doc: bytes,
                           receipt: str, urls: list[dict[str, str]], *, dedupe: tuple[str, int] | None = None) -> list[str]:
         dedupe_id, dedupe_ttl_s = dedupe or ("", 0)
         args: list[Any] = [keys.tag(shard), now, utc_day(now), report["id"], "1" if home else "0", doc, receipt,
@@ -186,7 +187,7 @@ class TriageQueue:
         rid, home = report["id"], ids.shard_of(report["id"])
         cases: list[tuple[str, str]] = []
         for shard, shard_urls in by_shard.items():
-            cases += _pairs(await self._run_submit(shard, report, now, False, "", "", shard_urls))
+            cases += _pairs(await self._run_submit(shard, report, now, False, b"", "", shard_urls))
         # One script, not a MULTI: redis-py's cluster pipeline has no transactions.
         await self._fanout_done(keys=[keys.fanout(home)], args=[keys.tag(home), rid, *(c for c, _ in cases)])
         return cases

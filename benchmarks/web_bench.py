@@ -69,7 +69,7 @@ PROFILE_CONVERSATIONS = 300
 # Bounded run time on a busy machine: a phase starts no new conversation (or baseline request) after its
 # budget, the smaller of PHASE_BUDGET_S and an even share of what is left of MEASURE_BUDGET_S.
 PHASE_BUDGET_S = 10.0
-MEASURE_BUDGET_S = {False: 80.0, True: 30.0}  # by --quick
+MEASURE_BUDGET_S = {False: 150.0, True: 30.0}  # by --quick
 PROFILE_BUDGET_S = {False: 12.0, True: 5.0}
 SATURATED_SHARE = 0.85  # a closed-loop app phase keeps its server's core busy; less means other load took it
 TARGETS = {"turn_throughput_vs_baseline": 0.5, "p99_turn_ms_at_100": 50.0, "widget_gzip_bytes": 20 * 1024}
@@ -732,7 +732,7 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke test: few conversations, one round")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per level, the median reported (default 3, 1 with --quick)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per level, the median reported (default 5, 1 with --quick)")
     parser.add_argument("--profile", action="store_true", help="add a cProfile pass of each server at 100 concurrent conversations")
     parser.add_argument("--profile-out", default=None, help="with --profile: keep the cProfile stats (app.prof, baseline.prof) here")
     parser.add_argument("--think-ms", type=float, default=0.0,
@@ -749,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
         client_run(serve(args.serve, args.redis_url, args.port, Path(args.data_dir or tempfile.gettempdir()),
                          args.profile_to))
         return 0
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds or (1 if args.quick else 5)
     binaries = find_binaries()
     binary = args.redis_binary or (binaries[0] if binaries else None)
     if binary is None:

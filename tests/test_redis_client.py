@@ -11,9 +11,13 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.exceptions import DataError
 from api_helpers import ANALYST_PREFIX, assert_error
 
 from frontdoor.cli import _safe
@@ -222,3 +226,21 @@ async def test_the_others_are_sent_when_the_leader_is_cancelled_while_they_join(
     with pytest.raises(asyncio.CancelledError):
         await tasks[0]
     assert await redis.get("n") == "3"  # the leader's own command was never sent
+
+
+@given(st.lists(st.one_of(st.text(max_size=20), st.binary(max_size=20), st.integers(), st.floats(allow_nan=False)),
+                max_size=8))
+@settings(max_examples=200)
+def test_commands_are_packed_by_hiredis_into_the_same_bytes(args: list[Any]) -> None:
+    """connect() gives single-node clients hiredis's packer (redis_client._HiredisPacker): the wire
+    bytes must be redis-py's own, and a value of the wrong type the same DataError."""
+    from redis.asyncio.connection import Connection
+
+    client = connect("redis://127.0.0.1:1/0")
+    ours = client.connection_pool.make_connection()
+    assert type(ours).__name__ == "HiredisConnection"
+    command = ("EVALSHA", *args)
+    assert b"".join(ours.pack_command(*command)) == b"".join(Connection().pack_command(*command))
+    for wrong in (True, None):
+        with pytest.raises(DataError):
+            ours.pack_command("SET", "k", wrong)

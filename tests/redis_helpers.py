@@ -1,4 +1,4 @@
-"""A Redis client that a test gets empty and leaves empty."""
+"""Redis for tests: a client that a test gets empty and leaves empty, and a count of round trips."""
 
 from __future__ import annotations
 
@@ -16,3 +16,18 @@ async def wiped(client: Any) -> AsyncIterator[Any]:
     finally:
         await client.flushdb()
         await client.aclose()
+
+
+def count_round_trips(monkeypatch: Any) -> list[int]:
+    """A counter of writes to Redis, each one round trip: a command sent alone, or a pipeline."""
+    from redis.asyncio.connection import AbstractConnection
+
+    sent = [0]
+    original = AbstractConnection.send_packed_command
+
+    async def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        sent[0] += 1
+        return await original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return sent

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from dialog_helpers import GOOD, last_question, walk, well_formed
+from redis_helpers import count_round_trips
 from frontdoor.dialog import form, i18n
 from frontdoor.dialog.engine import Dialog
 from frontdoor.dialog.messages import ConversationKey, Inbound
@@ -238,22 +239,12 @@ async def test_privacy_canaries_never_reach_redis_in_clear(dialog, services, red
 
 
 async def test_a_turn_costs_at_most_two_redis_round_trips(dialog, key, monkeypatch):
-    from redis.asyncio.connection import AbstractConnection
-
     await walk(dialog, key, ["report", "csam"])
-    sent = 0
-    original = AbstractConnection.send_packed_command
-
-    async def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
-        nonlocal sent
-        sent += 1
-        return await original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    sent = count_round_trips(monkeypatch)
     for answer in ("https://example.com/rt", "website", "skip", "no", "help", "language", "lang:en"):
-        sent = 0
+        sent[0] = 0
         await dialog.turn(key, Inbound(text=answer))
-        assert sent <= 2, (answer, sent)
+        assert sent[0] <= 2, (answer, sent[0])
 
 
 async def test_a_corrupt_state_starts_over(dialog, key, redis, keyring):
@@ -272,21 +263,6 @@ def test_good_answers_cover_every_slot() -> None:
 # -- the conversation cache: several processes, one conversation ---------------------------------
 
 
-def _sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """A counter of commands and pipelines sent to Redis (each one round trip)."""
-    from redis.asyncio.connection import AbstractConnection
-
-    sent = [0]
-    original = AbstractConnection.send_packed_command
-
-    async def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
-        sent[0] += 1
-        return await original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
-    return sent
-
-
 def _seen_by_reporter(turn):  # type: ignore[no-untyped-def]
     """What a turn shows, with its receipt code (random) blanked."""
     def text(t: str) -> str:
@@ -299,7 +275,7 @@ def _seen_by_reporter(turn):  # type: ignore[no-untyped-def]
 
 async def test_a_cached_turn_costs_one_round_trip(dialog, key, monkeypatch):
     await walk(dialog, key, ["report", "csam"])
-    sent = _sends(monkeypatch)
+    sent = count_round_trips(monkeypatch)
     for answer in ("https://example.com/one-rt", "website", "skip", "no", "help", "language", "lang:en"):
         sent[0] = 0
         await dialog.turn(key, Inbound(text=answer))
@@ -375,7 +351,7 @@ async def test_a_report_whose_queueing_failed_is_queued_by_the_next_turn(service
 
 async def test_the_submitting_turn_costs_two_round_trips(dialog, key, monkeypatch):
     await walk(dialog, key, MAIN_PATH[:-1])
-    sent = _sends(monkeypatch)
+    sent = count_round_trips(monkeypatch)
     turn = await dialog.turn(key, Inbound(text="send"))
     assert turn.status == "submitted" and sent[0] == 2  # the conditional write, then the queue's script
     sent[0] = 0
@@ -397,7 +373,7 @@ async def test_forget_drops_the_cached_state(dialog, key, keyring, monkeypatch):
     pseudonym = keyring.pseudonym(key.channel, key.sender)
     assert (await dialog.store.load(pseudonym)).cached
     assert (await dialog.turn(key, Inbound(text="stop"))).status == "closed"
-    sent = _sends(monkeypatch)
+    sent = count_round_trips(monkeypatch)
     loaded = await dialog.store.load(pseudonym)
     assert loaded.state is None and not loaded.cached and sent[0] == 1  # asked Redis, which has nothing
 
@@ -408,7 +384,7 @@ async def test_the_cache_is_bounded_and_old_entries_are_not_trusted(services, re
     keys_ = [ConversationKey("terminal", f"lru-{i}") for i in range(3)]
     for k in keys_:
         await walk(dialog, k, ["report"])
-    sent = _sends(monkeypatch)
+    sent = count_round_trips(monkeypatch)
     await dialog.turn(keys_[0], Inbound(text="csam"))  # evicted: read from Redis, then written
     assert sent[0] == 2
     sent[0] = 0

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.exceptions import DataError
 from api_helpers import ANALYST_PREFIX, assert_error
+from redis_helpers import count_round_trips
 
 from frontdoor.cli import _safe
 from frontdoor.errors import ConfigError
@@ -157,24 +158,9 @@ async def test_housekeeping_on_a_hung_redis_is_cut_short_and_carries_on(settings
 # -- AutoPipeline: concurrent commands share a pipeline ---------------------------------------------
 
 
-def _count_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Writes to Redis: one per command sent alone, one per pipeline."""
-    from redis.asyncio.connection import AbstractConnection
-
-    sent = [0]
-    original = AbstractConnection.send_packed_command
-
-    async def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
-        sent[0] += 1
-        return await original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
-    return sent
-
-
 async def test_concurrent_commands_share_one_pipeline_and_each_gets_its_reply(redis, monkeypatch):  # type: ignore[no-untyped-def]
     batched = AutoPipeline(redis, timeout_s=5)
-    sent = _count_sends(monkeypatch)
+    sent = count_round_trips(monkeypatch)
     replies = await asyncio.gather(*(batched.execute_command("INCRBY", "counter", n) for n in range(1, 51)))
     assert sent[0] == 1  # fifty commands, one write
     assert len(set(replies)) == 50  # fifty different running totals: each caller its own reply

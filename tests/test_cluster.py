@@ -440,3 +440,15 @@ def test_every_pipeline_says_it_is_not_a_transaction(repo_root: Path) -> None:
         for call in re.findall(r"\.pipeline\(([^)]*)\)", source):
             assert call.strip() == "transaction=False", f"{path}: pipeline({call})"
         assert not re.search(r"\.(watch|multi)\(", source), path
+
+
+async def test_auto_pipelined_commands_over_many_slots_each_get_their_reply(cluster_redis):
+    """Conversation writes share pipelines (redis_client.AutoPipeline); on a cluster a batch holds
+    keys of many slots on several nodes, which redis-py's cluster pipeline splits and answers in order."""
+    from frontdoor.redis_client import AutoPipeline
+
+    batched = AutoPipeline(cluster_redis, timeout_s=5)
+    keys_ = [f"auto:{{c:{i}}}:state" for i in range(40)]
+    replies = await asyncio.gather(*(batched.execute_command("INCRBY", k, i + 1) for i, k in enumerate(keys_)))
+    assert replies == [i + 1 for i in range(40)]
+    assert [int(v) for v in await asyncio.gather(*(cluster_redis.get(k) for k in keys_))] == [i + 1 for i in range(40)]

@@ -56,6 +56,15 @@ async def test_same_url_joins_one_case_and_one_queue_entry(make_queue, report, r
     assert first.receipt != second.receipt
 
 
+async def test_concurrent_submits_share_pipelines_and_survive_a_script_flush(make_queue, report, redis):
+    """Submits go through an AutoPipeline (EVALSHA); a Redis that forgot its scripts still takes them."""
+    q = await make_queue()
+    await redis.script_flush()
+    done = await asyncio.gather(*(q.submit(report(q, [f"https://example.com/c/{i}"])) for i in range(20)))
+    assert len({d.report_id for d in done}) == 20 and all(d.cases[0][1] == "opened" for d in done)
+    assert await redis.xlen(keys.lane(0, "normal")) == 20
+
+
 async def test_thousand_reports_of_one_url_make_one_case(make_queue, report, redis):
     q = await make_queue()
     reports = [report(q, [f"https://example.com/same?utm_campaign={i}"]) for i in range(1000)]

@@ -20,11 +20,11 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from .. import ids, urls
 from ..errors import Conflict, InvalidInput, NotFound
-from ..redis_client import Client
+from ..redis_client import COMMAND_TIMEOUT_S, AutoPipeline, Client
 from ..report import check, ASSESSMENT_SCHEMA
 from . import keys
 
@@ -96,6 +96,8 @@ class TriageQueue:
         self.retention_ms = retention_ms
         self.clock_ms = clock_ms
         self._submit = redis.register_script(_script("submit.lua"))
+        # Submits from concurrent requests (e-mails, chats) share a pipeline, as conversation writes do.
+        self._submits = AutoPipeline(redis, timeout_s=COMMAND_TIMEOUT_S)
         self._claim = redis.register_script(_script("claim.lua"))
         self._lease = redis.register_script(_script("lease.lua"))
         self._assess = redis.register_script(_script("assess.lua"))
@@ -178,7 +180,11 @@ class TriageQueue:
             args += [keys.url_digest(url["normalized"]), url["normalized"], url["original"], ids.new_id(shard)]
         if home and not report["urls"]:
             args.append(ids.new_id(shard))
-        result: list[str] = await self._submit(keys=[keys.url_index(shard)], args=args)
+        names = [keys.url_index(shard)]
+        try:
+            result: list[str] = await self._submits.execute_command("EVALSHA", self._submit.sha, 1, *names, *args)
+        except NoScriptError:  # Redis restarted or flushed its scripts: redis-py's Script loads it again
+            result = await self._submit(keys=names, args=args)
         return result
 
     async def _fan_out(self, report: dict[str, Any], now: int, by_shard: dict[int, list[dict[str, str]]]) -> list[tuple[str, str]]:

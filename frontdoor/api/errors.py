@@ -92,7 +92,8 @@ async def read_json(request: web.Request) -> Any:
     """The body as JSON, or a 4xx that says what is wrong with it."""
     declared = request.headers.get("Content-Type", "")
     # The usual forms decided at once; anything else as aiohttp parses it (case, spaces, parameters).
-    if declared not in ("application/json", "application/json; charset=utf-8") and request.content_type != "application/json":
+    usual = declared in ("application/json", "application/json; charset=utf-8")
+    if not usual and request.content_type != "application/json":
         raise _Unsupported("Send the body as JSON with Content-Type: application/json.")
     raw = await request.read()  # enforces client_max_size (413)
     try:

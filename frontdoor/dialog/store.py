@@ -66,7 +66,6 @@ class Loaded:
     state: dict[str, Any] | None
     seen_before: bool
     revision: str = ""  # the stored revision this state is a copy of ("": nothing, or nothing readable)
-    cached: bool = False  # from this process's cache: Redis may have moved on (the commit finds out)
 
 
 @dataclass
@@ -92,7 +91,8 @@ class ConversationStore:
         if entry is not None:
             if time.monotonic() < entry.trusted_until:
                 self._cache.move_to_end(pseudonym)
-                return Loaded(orjson.loads(entry.body), True, entry.revision, cached=True)
+                # Redis may have moved on since: the turn's conditional write finds out.
+                return Loaded(orjson.loads(entry.body), True, entry.revision)
             del self._cache[pseudonym]
         return await self.read(pseudonym)
 

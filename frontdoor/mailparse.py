@@ -205,16 +205,56 @@ def _message(raw: bytes) -> Message:
     payload (a third of its time on a plain e-mail), so the body is taken as it is instead. That
     holds only when the parser would read the header block as headers alone (nothing in it left
     over for the body) and would not parse the body itself (no multipart or message/* type);
-    otherwise the whole message is parsed.
+    otherwise the whole message is parsed. An ordinary header block (ASCII, every line a header
+    or a fold) is split here as the parser would split it (`_plain_headers`), without its
+    line-by-line machinery.
     """
-    parser = BytesParser(policy=_POLICY)
     end = raw.find(b"\r\n\r\n")  # the first empty line: _check_header_lines allows no bare CR or LF before it
     if end > 0:
-        msg = parser.parsebytes(raw[: end + 4], headersonly=True)
+        headers = _plain_headers(raw[: end + 2])
+        if headers is None:
+            msg = BytesParser(policy=_POLICY).parsebytes(raw[: end + 4], headersonly=True)
+        else:
+            msg = _Part(policy=_POLICY)
+            msg._headers = headers
+            msg.set_payload("")  # as the parser leaves it: nothing of the block was body
         if _payload(msg) == "" and msg.get_content_maintype() not in ("multipart", "message"):
             msg.set_payload(raw[end + 4:].decode("ascii", "surrogateescape"))  # as BytesParser decodes
             return msg
-    return parser.parsebytes(raw)
+    return BytesParser(policy=_POLICY).parsebytes(raw)
+
+
+def _plain_headers(head: bytes) -> list[tuple[str, str]] | None:
+    """The (name, value) pairs the stdlib parser stores for a header block of CRLF-ended lines, or
+    None when it would do anything more with it (8-bit bytes, an envelope line, a line that is
+    not a header, a fold with nothing to fold into): those blocks are left to the parser itself.
+
+    The values are made as `policy.header_source_parse` makes them: the first line's rest with
+    leading blanks removed, then the folded lines, trailing CR and LF removed.
+    (tests/test_mailparse.py holds this to the parser's reading.)
+    """
+    if not head.isascii():
+        return None
+    headers: list[tuple[str, str]] = []
+    name = ""
+    value: list[str] = []
+    for line in head.decode("ascii").split("\r\n")[:-1]:
+        if line.startswith((" ", "\t")):
+            if not name:
+                return None
+            value.append(line)
+            continue
+        # The start of a header: a name of printable characters other than space, then a colon
+        # (the parser's headerRE); anything else is an envelope line or the start of the body.
+        field, colon, first = line.partition(":")
+        if not (colon and field and field.isprintable()) or " " in field:
+            return None
+        if name:
+            headers.append((name, "\r\n".join(value).rstrip("\r\n")))
+        name, value = field, [first.lstrip(" \t")]
+    if name:
+        headers.append((name, "\r\n".join(value).rstrip("\r\n")))
+    return headers
 
 
 @dataclass
@@ -431,16 +471,51 @@ def _is_attachment(part: Message, ctype: str) -> bool:
     disposition = (part.get_content_disposition() or "").lower()
     if disposition == "attachment":
         return True
-    params = {k.lower() for k, _ in part.get_params([], header="content-disposition")[1:]}
-    params |= {k.lower() for k, _ in part.get_params([], header="content-type")[1:]}
+    params = {k.lower() for k, _ in _params(part, "content-disposition")[1:]}
+    params |= {k.lower() for k, _ in _params(part, "content-type")[1:]}
     return bool(params & {"filename", "filename*", "name", "name*"}) and not ctype.startswith("multipart/")
 
 
 def _charset(part: Message) -> str | None:
+    """`part.get_content_charset()`, reading the parameters once (see `_params`)."""
     try:
-        return part.get_content_charset()
+        params = _params(part, "content-type")
+        charset = next((v for k, v in params if k.lower() == "charset"), None)
+        if isinstance(charset, tuple):  # RFC 2231: the stdlib decodes it
+            return part.get_content_charset()
+        return charset.lower() if charset is not None and charset.isascii() else None
     except Exception:  # a mangled RFC 2231 charset parameter: decide from the bytes
         return None
+
+
+# What makes a parameter value more than text between semicolons: quoting, RFC 2231, <...>.
+_PARAM_SPECIALS_RE: Final = re.compile(r'["\\<>*]')
+
+
+def _params(part: Message, header: str) -> list[tuple[str, Any]]:
+    """`part.get_params([], header=header)`, the stdlib's reading of a header's parameters.
+
+    A part's Content-Type is read for its type, its charset and whether it names a file; the
+    stdlib parses the parameters again each time, with quoting and RFC 2231 rules that an ordinary
+    ASCII value without quotes, angle brackets or "*" does not need. Such a value is split here,
+    once per part, as the stdlib would split it (tests/test_mailparse.py holds the two to the same
+    answers); any other value is the stdlib's to read.
+    """
+    cache: dict[str, list[tuple[str, Any]]] = part.__dict__.setdefault("_frontdoor_params", {})
+    if header in cache:
+        return cache[header]
+    value = part.get(header)
+    if value is None:
+        params: list[tuple[str, Any]] = []
+    elif isinstance(value, str) and value.isascii() and not _PARAM_SPECIALS_RE.search(value):
+        params = []
+        for piece in value.split(";"):
+            name, eq, rest = piece.partition("=")
+            params.append((name.strip().lower(), rest.strip()) if eq else (piece.strip(), ""))
+    else:
+        params = part.get_params([], header=header)
+    cache[header] = params
+    return params
 
 
 def _transfer_decode(part: Message, payload: str) -> bytes:

@@ -744,6 +744,58 @@ def test_the_header_block_alone_reads_as_the_whole_message(head: str, body: str)
     assert _structure(mailparse._message(raw)) == _structure(full)
 
 
+_HEAD_LINES = ["Subject: x", "Subject:", "Subject:   ", "X-A:\tvalue ", " folded", "\tfolded", "  ", "From: a@example.org",
+               "From a@example.org Mon Jan  1 00:00:00 2024", "From ", ": no name", "X B: spaced name", "not a header",
+               "X-\x7f: control", "Content-Type: multipart/mixed; boundary=b", "Content-Type: message/rfc822",
+               "Content-Type: text/plain; charset=utf-8", "X-8bit: caf\xe9", "Received: a;\tb", "X-Colons: a: b: c"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_HEAD_LINES), min_size=1, max_size=8), st.sampled_from(["", "body\r\n", "--b\r\n\r\nx\r\n--b--\r\n"]))
+def test_a_plain_header_block_reads_as_the_parser_reads_it(lines: list[str], body: str) -> None:
+    # _plain_headers splits ordinary header blocks itself; whatever it takes or leaves to the
+    # parser, the message read is the parser's reading of the whole message.
+    raw = ("".join(line + "\r\n" for line in lines) + "\r\n" + body).encode("latin-1")
+    full = BytesParser(policy=mailparse._POLICY).parsebytes(raw)
+    assert _structure(mailparse._message(raw)) == _structure(full)
+
+
+def test_an_ordinary_header_block_is_split_without_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+    original = BytesParser.parsebytes
+    monkeypatch.setattr(BytesParser, "parsebytes", lambda self, *a, **k: calls.append(True) or original(self, *a, **k))
+    msg = mailparse._message(eml(headers="X-Folded: one\n\ttwo"))
+    assert calls == [] and msg["x-folded"] == "one\r\n\ttwo" and msg.get_content_charset() == "utf-8"
+    mailparse._message(eml(headers="From nobody Mon Jan  1 00:00:00 2024"))
+    assert calls  # an envelope line is the parser's to read
+
+
+_PARAM_PIECES = ["text/plain", " charset=utf-8", "charset=UTF-8 ", " Charset = iso-8859-1", "name=a.txt", 'name="a;b.txt"',
+                 "filename*=utf-8''a%20b", "charset*=us-ascii''utf-8", "format=flowed", "", " ", "x", "=v", "a=<b>",
+                 'a="q\\"', "caf\xe9=1", "charset=caf\xe9", "TEXT/HTML", "boundary=b0"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PARAM_PIECES), min_size=1, max_size=6).map(";".join),
+       st.sampled_from(["content-type", "content-disposition"]))
+def test_parameters_are_read_as_the_stdlib_reads_them(value: str, header: str) -> None:
+    from email.message import EmailMessage
+
+    msg = mailparse._Part(policy=mailparse._POLICY)
+    msg[header] = "placeholder"
+    msg.replace_header(header, value)
+    fresh = mailparse._Part(policy=mailparse._POLICY)
+    fresh._headers = list(msg._headers)
+    assert mailparse._params(msg, header) == fresh.get_params([], header=header)
+    assert mailparse._params(msg, header) == fresh.get_params([], header=header)  # and again, from the part's memory
+    if header == "content-type":
+        try:
+            expected = EmailMessage.get_content_charset(fresh)
+        except Exception:
+            expected = None
+        assert mailparse._charset(msg) == expected
+
+
 # --- hostile input -----------------------------------------------------------------------
 # Parsed or refused cleanly here; how the time grows with their size is measured by
 # benchmarks/email_bench.py (hostile_inputs), not by a timed test.

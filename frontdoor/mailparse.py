@@ -599,13 +599,20 @@ _UNSAFE_RE: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-
 _NEWLINE_RE: Final = re.compile("\r\n|[\r\u2028\u2029\x85]")
 
 
+# The same characters within ASCII, for bytes.translate: a regular expression's character class
+# tests each character in Python's regex engine, about ten times slower on an ordinary e-mail.
+_ASCII_UNSAFE: Final = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F])
+
+
 def _clean(text: str) -> str:
     """Safe to store: no lone surrogates (Redis writes encode UTF-8), no control characters."""
     if not text.isascii():
-        text = _NEWLINE_RE.sub("\n", _SURROGATE_RE.sub("\ufffd", text))
-    elif "\r" in text:  # the same as _NEWLINE_RE, whose other line ends are not ASCII
+        return _UNSAFE_RE.sub("", _NEWLINE_RE.sub("\n", _SURROGATE_RE.sub("\ufffd", text)))
+    if "\r" in text:  # the same as _NEWLINE_RE, whose other line ends are not ASCII
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _UNSAFE_RE.sub("", text)
+    data = text.encode("ascii")
+    kept = data.translate(None, _ASCII_UNSAFE)
+    return text if len(kept) == len(data) else kept.decode("ascii")
 
 
 def _clean_line(text: str) -> str:

@@ -796,6 +796,15 @@ def test_parameters_are_read_as_the_stdlib_reads_them(value: str, header: str) -
         assert mailparse._charset(msg) == expected
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", " ", "\n", "\r", "\t", "\x00", "\x08", "\x0b", "\x1f", "\x7f", "\x85", "\x9f",
+                                          "\u2028", "\u202e", "\ufeff", "\ud800", "é"]), max_size=30))
+def test_cleaning_is_the_plain_definition(text: str) -> None:
+    # ASCII text takes a faster way (bytes.translate); both must remove exactly the same.
+    plain = mailparse._UNSAFE_RE.sub("", mailparse._NEWLINE_RE.sub("\n", mailparse._SURROGATE_RE.sub("\ufffd", text)))
+    assert mailparse._clean(text) == plain
+
+
 # --- hostile input -----------------------------------------------------------------------
 # Parsed or refused cleanly here; how the time grows with their size is measured by
 # benchmarks/email_bench.py (hostile_inputs), not by a timed test.

@@ -83,6 +83,10 @@ def test_same_answer_with_phrases_far_apart_and_at_the_edges(words: list[str], g
     assert mailtopic.category(text.replace(" ", "")) == _whole_text(text.replace(" ", ""))
 
 
+def test_a_lone_surrogate_does_not_stop_the_search() -> None:
+    assert mailtopic.category("\ud800 someone is grooming children \udfff") == "grooming"
+
+
 def test_text_dense_with_triggers() -> None:
     assert mailtopic.category("a child, " * 100 + "child porn") == "csam"
     assert mailtopic.category("dog grooming; " * 100) == "other"

@@ -530,16 +530,8 @@ def _transfer_decode(part: Message, payload: str) -> bytes:
 
 # --- URLs ----------------------------------------------------------------------------
 
-# "http://" and "https://" in any case (what r"https?://" with IGNORECASE finds), looked for from
-# their "://": Python's re searches a pattern that starts with a literal at C speed, and tries one
-# that starts with "https?" at every character (~15 times slower on an e-mail). Group 1 is set
-# for "https". _URL_TOKEN_RE adds the rest of the token.
-_URL_START_RE: Final = re.compile(r"://(?:(?<=https://)()|(?<=http://))", re.IGNORECASE)
-_URL_TOKEN_RE: Final = re.compile(r"://(?:(?<=https://)()|(?<=http://))\S*", re.IGNORECASE)
-
-
-def _url_start(m: re.Match[str]) -> int:
-    return m.start() - (5 if m.group(1) is not None else 4)
+# A URL token: from "http(s)://" (urls.URL_START_RE, then urls.url_start) to the next space.
+_URL_TOKEN_RE: Final = re.compile(urls.URL_START_RE.pattern + r"\S*", re.IGNORECASE)
 
 
 def _without_urls(text: str) -> str:
@@ -547,7 +539,7 @@ def _without_urls(text: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _URL_TOKEN_RE.finditer(text):
-        out += (text[pos: _url_start(m)], " ")
+        out += (text[pos: urls.url_start(m)], " ")
         pos = m.end()
     out.append(text[pos:])
     return "".join(out)
@@ -556,8 +548,8 @@ def _without_urls(text: str) -> str:
 def _url_candidates(text: str) -> list[str]:
     found: list[str] = []
     pos = 0
-    for m in _URL_START_RE.finditer(text):
-        start = _url_start(m)
+    for m in urls.URL_START_RE.finditer(text):
+        start = urls.url_start(m)
         if start < pos:
             continue
         window = text[start: start + _URL_WINDOW_CHARS].split(None, 1)[0]

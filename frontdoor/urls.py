@@ -439,7 +439,11 @@ def defang(url: str) -> str:
 
 # --- finding URLs in text ------------------------------------------------------------
 
-_URL_START_RE: Final = re.compile(r"https?://", re.IGNORECASE)
+# "http://" and "https://" in any case (what r"https?://" with IGNORECASE finds), looked for from
+# their "://": Python's re searches a pattern that starts with a literal at C speed, and tries one
+# that starts with "https?" at every character (~15 times slower on an e-mail). Group 1 is set
+# for "https"; url_start gives where the scheme begins.
+URL_START_RE: Final = re.compile(r"://(?:(?<=https://)()|(?<=http://))", re.IGNORECASE)
 _ASCII_URL_CHARS: Final = frozenset(chr(c) for c in range(0x21, 0x7F)) - frozenset('<>"`')
 _TRAILING: Final = frozenset(".,;:!?'\"*")
 _CLOSERS: Final = {")": "(", "]": "[", "}": "{", ">": "<"}
@@ -450,13 +454,19 @@ def find_urls(text: str) -> list[str]:
     return [text[s:e] for s, e in _url_spans(text)]
 
 
+def url_start(m: re.Match[str]) -> int:
+    """Where the scheme of a URL_START_RE match begins."""
+    return m.start() - (5 if m.group(1) is not None else 4)
+
+
 def _url_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = 0
-    while (m := _URL_START_RE.search(text, pos)) is not None:
-        end = _scan_url(text, m.end())
+    while (m := URL_START_RE.search(text, pos)) is not None:
+        start = url_start(m)
+        end = _scan_url(text, m.end()) if start >= pos else m.end()  # a scheme begun inside the last URL is none
         if end > m.end():
-            spans.append((m.start(), end))
+            spans.append((start, end))
             pos = end
         else:
             pos = m.end()

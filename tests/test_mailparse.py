@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from frontdoor import maildecode, mailparse
+from frontdoor import maildecode, mailparse, urls
 from frontdoor.errors import FrontdoorError
 from frontdoor.keyring import Keyring
 from frontdoor.mailparse import EMPTY_DESCRIPTION, MailRejected, ParsedMail, description, parse_mail, submission
@@ -705,7 +705,7 @@ url_text = st.lists(st.sampled_from(["http://", "https://", "HTTPS://", "httpſ:
 @given(st.one_of(url_text, st.text(max_size=40)))
 def test_url_scans_find_what_the_plain_patterns_find(text: str) -> None:
     # The scans start from "://" for speed; they must agree with the obvious patterns.
-    assert [mailparse._url_start(m) for m in mailparse._URL_START_RE.finditer(text)] == \
+    assert [urls.url_start(m) for m in urls.URL_START_RE.finditer(text)] == \
         [m.start() for m in re.finditer(r"https?://", text, re.IGNORECASE)]
     assert mailparse._without_urls(text) == re.sub(r"https?://\S*", " ", text, flags=re.IGNORECASE)
 

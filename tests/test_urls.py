@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from frontdoor import urls as urls_module
 from frontdoor.urls import MAX_URL_LENGTH, ReportedUrl, UrlError, defang, find_urls, normalize, parse
 
 ONION = "a" * 40 + "234567" + "b" * 10  # 56 base32 characters
@@ -452,6 +454,27 @@ def test_find_urls_returns_substrings(text: str) -> None:
         found = text.find(url, pos)
         assert found >= 0
         pos = found + len(url)
+
+
+def _plain_find_urls(text: str) -> list[str]:
+    """find_urls as first written: the scheme searched for with the obvious pattern."""
+    found, pos = [], 0
+    while (m := re.compile(r"https?://", re.IGNORECASE).search(text, pos)) is not None:
+        end = urls_module._scan_url(text, m.end())
+        if end > m.end():
+            found.append(text[m.start():end])
+            pos = end
+        else:
+            pos = m.end()
+    return found
+
+
+@settings(max_examples=500)
+@given(st.lists(st.one_of(st.sampled_from(["http://", "https://", "HTTPS://", "hTtP://", "http", "s", "://", "ſ", "x.example",
+                                           "/", " ", "。", "(", ")", "."]), urlish), max_size=8).map("".join))
+def test_find_urls_finds_what_the_plain_scheme_pattern_finds(text: str) -> None:
+    # find_urls looks for "://" first (a literal, searched at C speed) and checks the scheme behind it.
+    assert find_urls(text) == _plain_find_urls(text)
 
 
 def test_parse_remembers_good_links_and_refuses_bad_ones_every_time() -> None:

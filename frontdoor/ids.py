@@ -33,10 +33,13 @@ def is_id(item_id: str) -> bool:
     return bool(_ID_RE.match(item_id))
 
 
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # every 10-bit value as two characters
+
+
 def new_receipt() -> str:
-    # One draw of 50 random bits, five per character (ten secrets.choice calls cost seven times more).
+    # One draw of 50 random bits, ten per pair of characters (ten secrets.choice calls cost ten times more).
     bits = secrets.randbits(5 * RECEIPT_CHARS)
-    code = "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(5 * RECEIPT_CHARS - 5, -5, -5))
+    code = "".join([_PAIRS[(bits >> shift) & 1023] for shift in range(5 * RECEIPT_CHARS - 10, -10, -10)])
     return f"{code[:5]}-{code[5:]}"
 
 

@@ -340,11 +340,17 @@ def _message_id(values: list[str] | None) -> str | None:
     core = re.sub(r"\s+", "", m.group(1) if m else text).strip("<>")
     if not core:
         return None
-    # It goes into the reply's In-Reply-To header: visible ASCII only, the rest %-escaped.
-    core = "".join(ch if "!" <= ch <= "~" and ch not in "<>%" else _percent(ch) for ch in core)
+    core = _visible(core)
     if len(core) > _MAX_MESSAGE_ID_CHARS:
         core = core[:200] + "#" + hashlib.sha256(core.encode()).hexdigest()[:40]
     return core
+
+
+def _visible(text: str) -> str:
+    """For the reply's In-Reply-To header: visible ASCII only, the rest %-escaped."""
+    if text.isascii() and text.isprintable() and not any(ch in text for ch in " <>%"):
+        return text  # nothing to escape: the usual Message-ID
+    return "".join(ch if "!" <= ch <= "~" and ch not in "<>%" else _percent(ch) for ch in text)
 
 
 def _percent(ch: str) -> str:

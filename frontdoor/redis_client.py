@@ -15,6 +15,7 @@ because redis-py's cluster pipeline refuses `transaction=True`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import re
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ except ImportError:  # redis-py works without it (pyproject asks for redis[hired
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode
-from redis.exceptions import DataError
+from redis.exceptions import DataError, ResponseError
 from redis.exceptions import ClusterDownError, MasterDownError, RedisClusterException, TryAgainError
 
 Client: TypeAlias = aioredis.Redis | aioredis.RedisCluster
@@ -159,30 +160,69 @@ class _Cluster(aioredis.RedisCluster):
 
 
 class AutoPipeline:
-    """Commands from concurrent tasks sent to Redis together, one pipeline per pass of the event loop.
+    """Commands from concurrent tasks pipelined to Redis, for the hot paths (a chat turn's write, a submit).
 
     Each command through redis-py pays for a connection taken from the pool and given back (a lock,
     a read probe, a health check), a write and a read: about as much CPU as the rest of a chat turn's
-    own work. Under load, many turns reach their conversation's write in the same pass of the event
-    loop, and they can share one pipeline: one checkout, one write, one read (ioredis calls this
-    auto-pipelining). The first command of a pass leads: it yields once, so that the other tasks
-    ready in this pass can join; alone, it is sent as it is, in its own task, as if there were no
-    batching; joined, the batch goes as a pipeline in a task of its own, which neither the leader's
-    nor anyone's cancellation (a request's deadline) interrupts for the others.
+    own work. Redis answers the commands of one connection in the order they arrive, so they need not
+    wait for each other (ioredis calls this auto-pipelining):
 
-    Each caller gets its own reply, or its own error (a pipeline without MULTI runs every command
-    and reports each one's failure). A pipeline is bounded by `timeout_s`, since the client has no
-    per-command timeout (see DEFAULTS): a Redis that hangs fails the batch rather than holding a
-    connection. A lone command is bounded by its caller, as any other command.
+    - On one node, the AutoPipeline keeps a connection of its own from the client's pool (`_Line`).
+      Each command is queued with a future; the commands of one pass of the event loop go in one
+      write; one reader task, alive while replies are due, hands them out in order. A connection
+      idle for IDLE_RECHECK_S goes back to the pool, and the next command takes one through the
+      pool's own checks (so a connection Redis closed meanwhile is replaced, not written to).
+    - A cluster client makes its nodes' connections itself: there the commands of one pass go as one
+      pipeline (`_batched`), which redis-py splits by node; alone, a command is sent as it is.
+
+    Each caller gets its own reply, or its own error. A caller cancelled after its command was queued
+    may still see that command run (as with any command already written). Commands that block
+    (BLPOP, XREAD BLOCK, ...) must not come here: they would hold up everyone's replies. Redis not
+    answering within `timeout_s` fails every command waiting (builtin TimeoutError), and the
+    connection is dropped; the next command takes a new one.
     """
+
+    IDLE_RECHECK_S = 5.0
 
     def __init__(self, client: Client, *, timeout_s: float) -> None:
         self.client = client
         self.timeout_s = timeout_s
+        self._pool = client.connection_pool if isinstance(client, aioredis.Redis) else None
+        self._line: _Line | None = None
+        self._taking: asyncio.Task[_Line] | None = None
         self._joining: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
     async def execute_command(self, *args: Any) -> Any:
+        if self._pool is None:
+            return await self._batched(args)
+        line = self._line
+        if line is None or not line.usable():
+            line = await self._take_line()
+        return await line.send(args)
+
+    async def _take_line(self) -> _Line:
+        # One task takes the connection for everyone who needs it meanwhile, and they all go on in the
+        # same pass of the loop (a lock would let them through one pass each); one caller's
+        # cancellation does not cancel it for the others.
+        if self._taking is None:
+            self._taking = asyncio.get_running_loop().create_task(self._new_line())
+            self._taking.add_done_callback(_retrieve)
+        return await asyncio.shield(self._taking)
+
+    async def _new_line(self) -> _Line:
+        try:
+            if self._line is not None:
+                self._line.retire()
+            assert self._pool is not None
+            async with asyncio.timeout(self.timeout_s):  # connecting talks to Redis too (CLIENT SETINFO)
+                conn = await self._pool.get_connection()
+            self._line = _Line(conn, self._pool, self.timeout_s)
+            return self._line
+        finally:
+            self._taking = None
+
+    async def _batched(self, args: tuple[Any, ...]) -> Any:
         if self._joining is not None:  # a batch is gathering in this pass of the loop: join it
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._joining.append((args, future))
@@ -204,11 +244,11 @@ class AutoPipeline:
         return await mine
 
     def _spawn(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
-        task = asyncio.get_running_loop().create_task(self._send(batch))
+        task = asyncio.get_running_loop().create_task(self._send_batch(batch))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+    async def _send_batch(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         try:
             async with asyncio.timeout(self.timeout_s):
                 pipe = self.client.pipeline(transaction=False)
@@ -236,7 +276,132 @@ class AutoPipeline:
                 future.set_result(reply)
 
     async def aclose(self) -> None:
-        """Wait for the batches on their way (a server stopping)."""
+        """Wait for the replies on their way (a server stopping), and give the connection back."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
+        line, self._line = self._line, None
+        if line is not None:
+            await line.drain()
+            line.retire()
+
+
+class _Line:
+    """One connection of the pool's, the commands written to it and not yet answered, and the task
+    reading their replies (see AutoPipeline)."""
+
+    def __init__(self, conn: Any, pool: Any, timeout_s: float) -> None:
+        self.conn = conn
+        self.pool = pool
+        self.timeout_s = timeout_s
+        self.loop = asyncio.get_running_loop()
+        self.due: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
+        self.outgoing: list[bytes] = []
+        self.reader: asyncio.Task[None] | None = None
+        self.watchdog: asyncio.TimerHandle | None = None
+        self.last_used = self.loop.time()
+        self.dead = False
+
+    def usable(self) -> bool:
+        return not self.dead and (bool(self.due) or self.loop.time() - self.last_used < AutoPipeline.IDLE_RECHECK_S)
+
+    def send(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        packed = self.conn.pack_command(*args)  # a DataError here, before anything is queued
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self.last_used = now = self.loop.time()
+        self.due.append((future, now))
+        if not self.outgoing:
+            self.loop.call_soon(self._flush)
+        self.outgoing += packed
+        if self.reader is None:
+            self.reader = self.loop.create_task(self._read())
+        if self.watchdog is None:
+            self.watchdog = self.loop.call_at(now + self.timeout_s, self._check)
+        return future
+
+    def _flush(self) -> None:
+        if self.outgoing and not self.dead:
+            self.conn._writer.writelines(self.outgoing)  # redis-py's StreamWriter: no drain, see retire()
+        self.outgoing = []
+
+    async def _read(self) -> None:
+        try:
+            while self.due:
+                try:
+                    reply: Any = await self.conn.read_response()
+                except ResponseError as exc:  # an error reply: that command's, read whole, the rest follow
+                    reply = exc
+                future, _ = self.due.popleft()
+                if future.done():  # its caller gave up on it
+                    continue
+                if isinstance(reply, ResponseError):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)
+        except BaseException as exc:  # the connection broke (redis-py has closed it), or _check gave up on it
+            self._fail(exc if isinstance(exc, Exception) else aioredis.ConnectionError("connection to Redis lost"))
+            if not isinstance(exc, Exception) and not self.dead_by_timeout:
+                raise
+        finally:
+            self.reader = None
+
+    dead_by_timeout = False
+
+    def _check(self) -> None:
+        """The watchdog: one timer while replies are due, not one per command."""
+        self.watchdog = None
+        if self.dead or not self.due:
+            return
+        oldest = self.due[0][1]
+        if self.loop.time() - oldest >= self.timeout_s:
+            self.dead_by_timeout = True
+            self._fail(TimeoutError(f"Redis did not answer within {self.timeout_s:g} s"))
+        else:
+            self.watchdog = self.loop.call_at(oldest + self.timeout_s, self._check)
+
+    def _fail(self, exc: Exception) -> None:
+        """Every command waiting gets `exc`; the connection is closed and goes back to the pool."""
+        if self.dead:
+            return
+        self.dead = True
+        due, self.due = self.due, collections.deque()
+        self.outgoing = []
+        for future, _ in due:
+            if not future.done():
+                future.set_exception(exc)
+        if self.reader is not None and self.reader is not asyncio.current_task():
+            self.reader.cancel()
+        closing = self.loop.create_task(self._close())
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)
+
+    async def _close(self) -> None:
+        await self.conn.disconnect(nowait=True)
+        await self.pool.release(self.conn)
+
+    async def drain(self) -> None:
+        while self.reader is not None and not self.dead:
+            await asyncio.wait([self.reader])
+
+    def retire(self) -> None:
+        """Give the connection back to the pool, once nothing is due on it (else _fail will).
+
+        Nothing waits for the socket's buffer to empty (no drain): what is buffered is bounded by the
+        commands due, each of which has a caller waiting, and Redis reads as fast as it answers."""
+        if self.dead or self.due:
+            return
+        self.dead = True
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        released = self.loop.create_task(self.pool.release(self.conn))
+        _CLOSING.add(released)
+        released.add_done_callback(_CLOSING.discard)
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # connections being closed or given back: held so they finish
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """A connection attempt every caller gave up on: its error is theirs, not the loop's to log."""
+    if not task.cancelled():
+        task.exception()
 

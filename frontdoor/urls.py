@@ -222,7 +222,10 @@ def _split_host_port(hostport: str) -> tuple[str, int | None]:
     return host, port
 
 
+@lru_cache(maxsize=4096)
 def _normalize_host(host: str) -> str:
+    """Remembered apart from whole links: a host recurs far more often than a link (every page of a
+    site reported), and IDNA mapping is most of a new link's cost."""
     if host.startswith("["):
         if "%" in host:  # zone ids ("fe80::1%eth0") only mean something on the host itself
             raise UrlError("bad_host")

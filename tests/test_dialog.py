@@ -341,6 +341,8 @@ async def test_a_report_whose_queueing_failed_is_queued_by_the_next_turn(service
 
 
 async def test_the_submitting_turn_costs_two_round_trips(dialog, key, monkeypatch):
+    # Once running: the store's and the queue's AutoPipelines hold a connection each from the first use on.
+    await walk(dialog, ConversationKey("terminal", "an-earlier-reporter"), MAIN_PATH)
     await walk(dialog, key, MAIN_PATH[:-1])
     sent = count_round_trips(monkeypatch)
     turn = await dialog.turn(key, Inbound(text="send"))

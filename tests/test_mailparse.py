@@ -299,6 +299,15 @@ def test_message_id_normalization(value: str, expected: str | None) -> None:
     assert parse(eml(message_id=value)).message_id == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "1", ".", "@", "<", ">", "%", " ", "\t", "~", "!", "\x7f", "é", "\x00", "\u2028"]),
+               max_size=30))
+def test_message_id_escaping_is_the_plain_definition(text: str) -> None:
+    # The usual Message-ID (visible ASCII) is returned as it is; everything else goes the long way.
+    plain = "".join(ch if "!" <= ch <= "~" and ch not in "<>%" else mailparse._percent(ch) for ch in text)
+    assert mailparse._visible(text) == plain
+
+
 def test_message_id_absent_and_long() -> None:
     assert parse(eml(message_id=None)).message_id is None
     long = parse(eml(message_id="<" + "x" * 5000 + "@example.org>")).message_id

@@ -155,63 +155,137 @@ async def test_housekeeping_on_a_hung_redis_is_cut_short_and_carries_on(settings
     assert sum("housekeeping cut short" in r.getMessage() for r in caplog.records) >= 2
 
 
-# -- AutoPipeline: concurrent commands share a pipeline ---------------------------------------------
+# -- AutoPipeline: concurrent commands pipelined on a connection of its own ------------------------
 
 
-async def test_concurrent_commands_share_one_pipeline_and_each_gets_its_reply(redis, monkeypatch):  # type: ignore[no-untyped-def]
-    batched = AutoPipeline(redis, timeout_s=5)
+async def test_concurrent_commands_share_one_write_and_each_gets_its_reply(redis, monkeypatch):  # type: ignore[no-untyped-def]
+    pipelined = AutoPipeline(redis, timeout_s=5)
     sent = count_round_trips(monkeypatch)
-    replies = await asyncio.gather(*(batched.execute_command("INCRBY", "counter", n) for n in range(1, 51)))
+    replies = await asyncio.gather(*(pipelined.execute_command("INCRBY", "counter", n) for n in range(1, 51)))
     assert sent[0] == 1  # fifty commands, one write
     assert len(set(replies)) == 50  # fifty different running totals: each caller its own reply
-    assert int(await redis.get("counter")) == sum(range(1, 51)) == max(replies)
-    assert await batched.execute_command("GET", "counter") == str(sum(range(1, 51)))  # alone: no pipeline needed
+    assert await pipelined.execute_command("GET", "counter") == str(sum(range(1, 51))) == str(max(replies))  # alone
+    assert sent[0] == 2
+    await pipelined.aclose()
+
+
+async def test_replies_are_handed_out_in_order_across_writes(redis):  # type: ignore[no-untyped-def]
+    # Commands written in different passes of the loop, their replies still outstanding: Redis answers
+    # in order and each caller must get its own.
+    pipelined = AutoPipeline(redis, timeout_s=5)
+    tasks = []
+    for n in range(20):
+        tasks.append(asyncio.ensure_future(pipelined.execute_command("ECHO", f"reply-{n}")))
+        if n % 3 == 0:
+            await asyncio.sleep(0)
+    assert await asyncio.gather(*tasks) == [f"reply-{n}" for n in range(20)]
+    await pipelined.aclose()
 
 
 async def test_a_failing_command_fails_only_its_caller(redis):  # type: ignore[no-untyped-def]
     from redis.exceptions import ResponseError
 
     await redis.set("text", "not a number")
-    batched = AutoPipeline(redis, timeout_s=5)
-    results = await asyncio.gather(batched.execute_command("INCR", "text"), batched.execute_command("INCR", "n"),
-                                   batched.execute_command("INCR", "n"), return_exceptions=True)
+    pipelined = AutoPipeline(redis, timeout_s=5)
+    results = await asyncio.gather(pipelined.execute_command("INCR", "text"), pipelined.execute_command("INCR", "n"),
+                                   pipelined.execute_command("INCR", "n"), return_exceptions=True)
     assert isinstance(results[0], ResponseError) and sorted(results[1:]) == [1, 2]  # type: ignore[type-var]
     with pytest.raises(ResponseError):
-        await batched.execute_command("INCR", "text")  # alone, too
+        await pipelined.execute_command("INCR", "text")  # alone, too
+    with pytest.raises(DataError):
+        await pipelined.execute_command("SET", "k", None)  # refused before it is sent
+    assert await pipelined.execute_command("INCR", "n") == 3  # and the connection carries on
+    await pipelined.aclose()
 
 
 async def test_a_caller_cancelled_meanwhile_leaves_the_others_their_replies(redis):  # type: ignore[no-untyped-def]
-    batched = AutoPipeline(redis, timeout_s=5)
-    doomed = asyncio.ensure_future(batched.execute_command("INCR", "n"))
-    others = [asyncio.ensure_future(batched.execute_command("INCR", "n")) for _ in range(3)]
+    pipelined = AutoPipeline(redis, timeout_s=5)
+    doomed = asyncio.ensure_future(pipelined.execute_command("INCR", "n"))
+    others = [asyncio.ensure_future(pipelined.execute_command("INCR", "n")) for _ in range(3)]
     await asyncio.sleep(0)
     doomed.cancel()
     assert sorted(await asyncio.gather(*others)) in ([1, 2, 3], [2, 3, 4])  # the cancelled one may have been sent
     with pytest.raises(asyncio.CancelledError):
         await doomed
+    for _ in range(3):  # and once its command was written, cancelling its caller does not upset the order
+        task = asyncio.ensure_future(pipelined.execute_command("INCR", "n"))
+        after = asyncio.ensure_future(pipelined.execute_command("ECHO", "mine"))
+        await asyncio.sleep(0)
+        task.cancel()
+        assert await after == "mine"
+    await pipelined.aclose()
 
 
-async def test_a_batch_on_a_hung_redis_fails_within_its_timeout():
+async def test_commands_on_a_hung_redis_fail_within_the_timeout():
     async with hung_redis() as url:
         client = connect(url)
-        batched = AutoPipeline(client, timeout_s=0.3)
+        pipelined = AutoPipeline(client, timeout_s=0.3)
         began = time.monotonic()
-        results = await asyncio.gather(*(batched.execute_command("PING") for _ in range(3)), return_exceptions=True)
+        results = await asyncio.gather(*(pipelined.execute_command("PING") for _ in range(3)), return_exceptions=True)
         assert all(isinstance(r, TimeoutError) for r in results), results
         assert time.monotonic() - began < 3
         await client.aclose()
 
 
+async def test_a_redis_that_stops_answering_fails_what_is_due_and_the_next_command_reconnects(redis_url):  # type: ignore[no-untyped-def]
+    client = connect(redis_url)
+    pipelined = AutoPipeline(client, timeout_s=0.3)
+    assert await pipelined.execute_command("PING") == "PONG"
+    admin = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await admin.execute_command("CLIENT", "PAUSE", 800, "ALL")  # every other client's commands wait
+    began = time.monotonic()
+    results = await asyncio.gather(*(pipelined.execute_command("INCR", "paused") for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, TimeoutError) for r in results), results
+    assert time.monotonic() - began < 0.7  # the watchdog, not the pause's end
+    await admin.execute_command("CLIENT", "UNPAUSE")
+    assert await pipelined.execute_command("ECHO", "again") == "again"  # a new connection
+    await pipelined.aclose()
+    await admin.aclose()
+    await client.aclose()
 
-async def test_the_others_are_sent_when_the_leader_is_cancelled_while_they_join(redis):  # type: ignore[no-untyped-def]
-    batched = AutoPipeline(redis, timeout_s=5)
-    tasks = [asyncio.ensure_future(batched.execute_command("INCR", "n")) for _ in range(4)]
-    await asyncio.sleep(0)  # the first leads and yields; the other three join it
+
+async def test_a_connection_killed_under_it_fails_what_is_due_and_the_next_command_reconnects(redis_url, redis):  # type: ignore[no-untyped-def]
+    client = connect(redis_url)
+    pipelined = AutoPipeline(client, timeout_s=5)
+    mine = await pipelined.execute_command("CLIENT", "ID")
+    await redis.execute_command("CLIENT", "PAUSE", 300, "ALL")  # hold its next command while it is killed
+    due = asyncio.ensure_future(pipelined.execute_command("ECHO", "lost"))
+    await asyncio.sleep(0.05)
+    await redis.execute_command("CLIENT", "KILL", "ID", mine)
+    with pytest.raises(aioredis.ConnectionError):
+        await due
+    assert await pipelined.execute_command("ECHO", "again") == "again"
+    assert await pipelined.execute_command("CLIENT", "ID") != mine
+    await pipelined.aclose()
+    await client.aclose()
+
+
+async def test_a_connection_idle_a_while_is_checked_again_through_the_pool(redis_url, redis, monkeypatch):  # type: ignore[no-untyped-def]
+    # Redis (or a proxy) may close an idle connection; the next command must not be written to it.
+    monkeypatch.setattr(AutoPipeline, "IDLE_RECHECK_S", 0.05)
+    client = connect(redis_url)
+    pipelined = AutoPipeline(client, timeout_s=5)
+    mine = await pipelined.execute_command("CLIENT", "ID")
+    await redis.execute_command("CLIENT", "KILL", "ID", mine)
+    await asyncio.sleep(0.1)
+    assert await pipelined.execute_command("ECHO", "fine") == "fine"
+    await pipelined.aclose()
+    pool = client.connection_pool
+    await asyncio.sleep(0)
+    assert not pool._in_use_connections  # aclose gave the connection back
+    await client.aclose()
+
+
+async def test_the_others_go_on_when_the_first_caller_is_cancelled_while_connecting(redis):  # type: ignore[no-untyped-def]
+    pipelined = AutoPipeline(redis, timeout_s=5)
+    tasks = [asyncio.ensure_future(pipelined.execute_command("INCR", "n")) for _ in range(4)]
+    await asyncio.sleep(0)  # the first starts taking a connection; the other three wait for it too
     tasks[0].cancel()
     assert sorted(await asyncio.gather(*tasks[1:])) == [1, 2, 3]
     with pytest.raises(asyncio.CancelledError):
         await tasks[0]
-    assert await redis.get("n") == "3"  # the leader's own command was never sent
+    assert await redis.get("n") == "3"  # the first one's command was never sent
+    await pipelined.aclose()
 
 
 @given(st.lists(st.one_of(st.text(max_size=20), st.binary(max_size=20), st.integers(), st.floats(allow_nan=False)),

@@ -24,6 +24,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .. import mailparse
+from ..api.deadlines import Deadlines
 from ..dialog import i18n
 from ..dialog.actions import resources_for
 from ..queue import AlreadySubmitted, keys
@@ -46,6 +47,7 @@ class ReportHandler:
     def __init__(self, services: Any) -> None:
         self.services = services
         self.addresses = {a.lower() for a in services.settings.report_addresses}
+        self._deadlines = Deadlines(services.settings.request_timeout_s)  # one timer, not one per message
         catalog = services.dialog.services.catalog
         links = [services.settings.public_url, *catalog.resource_urls()]
         # A reply quoting our auto-reply must not report the helplines we recommended.
@@ -67,7 +69,7 @@ class ReportHandler:
             return exc.reply
         try:
             # The Redis client has no per-command timeout: bound the whole message instead.
-            async with asyncio.timeout(self.services.settings.request_timeout_s):
+            async with self._deadlines.bound():
                 receipt = await self._store(mail)
                 sender = envelope.mail_from or ""
                 if receipt is not None and not mail.automated and sender not in ("", "<>"):

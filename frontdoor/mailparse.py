@@ -131,7 +131,7 @@ def submission(mail: ParsedMail, *, country_hint: str | None = None,
     than a bounce most people would not read.
     """
     country = (country_hint or "").strip().upper()
-    country_or_none = country if re.fullmatch(r"[A-Z]{2}", country) else None
+    country_or_none = country if len(country) == 2 and country.isascii() and country.isalpha() else None
     text = description(mail)  # at most 4000 characters; build_report cuts again after its redaction
     if text is None and not mail.urls:
         text = EMPTY_DESCRIPTION
@@ -180,9 +180,33 @@ class _RawHeaderPolicy(EmailPolicy):
 
 class _Part(EmailMessage):
     """A part that knows its depth: past MAX_DEPTH it claims to be opaque, so the parser reads
-    the rest of that subtree as one body instead of recursing into it."""
+    the rest of that subtree as one body instead of recursing into it.
+
+    It also finds its headers by name in a dict: Message.get lower-cases every header's name on
+    every call, and reading a part asks for its Content-Type and friends a dozen times. The dict is
+    made again whenever the header list is replaced or changes length (set_raw, __setitem__,
+    __delitem__) or replace_header rewrites one in place.
+    """
 
     depth = 0
+    _by_name: dict[str, tuple[str, str]] | None = None
+    _by_name_of: tuple[int, int] = (0, -1)
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        headers = self._headers
+        of = (id(headers), len(headers))
+        by_name = self._by_name
+        if by_name is None or self._by_name_of != of:
+            by_name = {}
+            for k, v in headers:
+                by_name.setdefault(k.lower(), (k, v))  # the first of a name, as Message.get finds it
+            self._by_name, self._by_name_of = by_name, of
+        found = by_name.get(name.lower())
+        return failobj if found is None else self.policy.header_fetch_parse(*found)
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        self._by_name = None
+        super().replace_header(_name, _value)
 
     def attach(self, payload: Any) -> None:
         if isinstance(payload, _Part):
@@ -330,14 +354,17 @@ def _header_text(value: str) -> str:
     return maildecode.decode_encoded_words(_FOLD_RE.sub("", value))
 
 
+_ANGLED_RE: Final = re.compile(r"<([^<>]*)>")
+
+
 def _message_id(values: list[str] | None) -> str | None:
     if not values:
         return None
     text = values[0]
     if _SURROGATE_RE.search(text):
         text = maildecode.decode_bytes(maildecode.raw_bytes(text), None)
-    m = re.search(r"<([^<>]*)>", text)
-    core = re.sub(r"\s+", "", m.group(1) if m else text).strip("<>")
+    m = _ANGLED_RE.search(text)
+    core = "".join((m.group(1) if m else text).split()).strip("<>")
     if not core:
         return None
     core = _visible(core)
@@ -614,10 +641,13 @@ def _clean(text: str) -> str:
 
 
 def _clean_line(text: str) -> str:
-    return re.sub(r"\s+", " ", _clean(text)).strip()
+    return " ".join(_clean(text).split())  # runs of whitespace made one space, as re.sub(r"\s+", " ", ...).strip()
+
+
+_BLANK_LINES_RE: Final = re.compile(r"\n{3,}")
 
 
 def _tidy(text: str) -> str:
     if " \n" in text or "\t\n" in text:
         text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip() if "\n\n\n" in text else text.strip()
+    return _BLANK_LINES_RE.sub("\n\n", text).strip() if "\n\n\n" in text else text.strip()

@@ -123,10 +123,13 @@ _PUNCTUATION: Final = ".,;:!?()[]{}\"'«»“”„‚‹›-–—…*/"
 _MAX_GUESS_CHARS: Final = 4 * 1024  # a language shows in its first paragraphs
 
 
+_TAG_SEPARATOR_RE: Final = re.compile(r"[-_;\s]")
+
+
 def locale(content_language: str | None, accept_language: str | None, prose: str) -> str:
     """A shipped locale named by the headers, else the language the text is clearly in, else "en"."""
     for hint in (content_language, accept_language):
-        named = {re.split(r"[-_;\s]", part.strip().lower(), maxsplit=1)[0] for part in (hint or "").split(",")}
+        named = {_TAG_SEPARATOR_RE.split(part.strip().lower(), maxsplit=1)[0] for part in (hint or "").split(",")}
         if named & set(LOCALES):
             return choose_locale(hint)
     seen: Counter[str] = Counter()

@@ -456,11 +456,26 @@ def test_find_urls_returns_substrings(text: str) -> None:
         pos = found + len(url)
 
 
+def _plain_scan_url(text: str, start: int) -> int:
+    """_scan_url as first written, a character at a time."""
+    i, n = start, len(text)
+    while i < n and urls_module._host_char(text[i]):
+        i += 1
+    authority_end = urls_module._trim_host(text, start, i)
+    if authority_end < i:
+        return urls_module._trim_trailing(text, start, authority_end)
+    if i < n and text[i] in "/?#":
+        while i < n and text[i] in urls_module._ASCII_URL_CHARS:
+            i += 1
+    return urls_module._trim_trailing(text, start, i)
+
+
 def _plain_find_urls(text: str) -> list[str]:
-    """find_urls as first written: the scheme searched for with the obvious pattern."""
+    """find_urls as first written: the scheme searched for with the obvious pattern, the URL scanned a
+    character at a time."""
     found, pos = [], 0
     while (m := re.compile(r"https?://", re.IGNORECASE).search(text, pos)) is not None:
-        end = urls_module._scan_url(text, m.end())
+        end = _plain_scan_url(text, m.end())
         if end > m.end():
             found.append(text[m.start():end])
             pos = end
@@ -471,7 +486,8 @@ def _plain_find_urls(text: str) -> list[str]:
 
 @settings(max_examples=500)
 @given(st.lists(st.one_of(st.sampled_from(["http://", "https://", "HTTPS://", "hTtP://", "http", "s", "://", "ſ", "x.example",
-                                           "/", " ", "。", "(", ")", "."]), urlish), max_size=8).map("".join))
+                                           "/", " ", "。", "(", ")", ".", "bücher", "电话", "\u0301", "<", "`", "\\", "?",
+                                           "#", "@", ":8080", "\x7f", "é"]), urlish), max_size=8).map("".join))
 def test_find_urls_finds_what_the_plain_scheme_pattern_finds(text: str) -> None:
     # find_urls looks for "://" first (a literal, searched at C speed) and checks the scheme behind it.
     assert find_urls(text) == _plain_find_urls(text)

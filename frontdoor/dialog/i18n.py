@@ -6,8 +6,9 @@ responses are generated from them too (see domain.py).
 
 from __future__ import annotations
 
+
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -30,6 +31,7 @@ def text(locale: str, key: str, **values: Any) -> str:
     return template.format(**values) if values else template
 
 
+@lru_cache(maxsize=256)  # hints repeat (browsers, mail clients); parsing one costs more than the lookup
 def choose_locale(hint: str | None) -> str:
     """The best shipped locale for a channel's hint: an Accept-Language header
     ("de-CH,de;q=0.9,en;q=0.8"), Telegram's language_code ("fr") or a Content-Language."""

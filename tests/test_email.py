@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+from hypothesis import given, settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from frontdoor.api.app import SERVICES, create_app
 from frontdoor.channels import email as email_channel
@@ -310,3 +313,24 @@ async def test_a_reply_quoting_our_auto_reply_does_not_report_our_own_links(mail
     first, second = await queue.claim("a"), await queue.claim("a")
     assert second is None  # one case: only the reported link
     assert (await queue.get(first))["url"] == "https://example.com/new-page"
+
+
+# -- the SMTP server's address parsing ----------------------------------------------------------------
+
+_ADDRESS_PIECES = ["<", ">", "@", "a", "b.example", ".", '"', "\\", " ", "(", ")", "[", "]", ",", ";", ":", "\t", "é",
+                   "=?utf-8?q?x?=", "<>", "SIZE=100", "BODY=8BITMIME", "x" * 70, "%", "!", "\x00"]
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_ADDRESS_PIECES), max_size=10).map("".join), st.sampled_from([0, 64]))
+def test_addresses_are_parsed_as_aiosmtpd_parses_them(arg: str, local_part_limit: int) -> None:
+    # ReportSMTP._getaddr is aiosmtpd's without the class it defines on every call: the same answers.
+    server = type("Limits", (), {"local_part_limit": local_part_limit})()
+
+    def outcome(getaddr: Any) -> Any:
+        try:
+            return getaddr(server, arg)
+        except Exception as exc:  # aiosmtpd answers "500 Error" for what its parser raises ("<" alone)
+            return type(exc)
+
+    assert outcome(email_channel.ReportSMTP._getaddr) == outcome(SMTP._getaddr)

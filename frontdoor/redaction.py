@@ -118,7 +118,7 @@ def _redact_once(text: str, region: str | None) -> str:
 def _redact_plain(text: str, region: str | None) -> str:
     if _may_hold_an_address(text):
         text = _EMAIL_RE.sub(EMAIL_MARK, text)
-    if not _DIGIT_RE.search(text):
+    if not _has_digit(text):
         return text
     # Whole digit runs first: phonenumbers may split an unfamiliar run and leave a stub behind.
     text = _replace(text, ((m.start(), m.end()) for m in _DIGIT_RUN_RE.finditer(text)))
@@ -126,6 +126,14 @@ def _redact_plain(text: str, region: str | None) -> str:
         matches = phonenumbers.PhoneNumberMatcher(text, matcher_region, leniency=phonenumbers.Leniency.POSSIBLE)
         text = _replace(text, ((m.start, m.end) for m in matches))
     return text
+
+
+def _has_digit(text: str) -> bool:
+    """Whether _DIGIT_RE finds a digit; in ASCII text by ten substring searches (a regex tests \\d at every
+    character, ~20 times slower on a description)."""
+    if text.isascii():
+        return any(digit in text for digit in "0123456789")
+    return _DIGIT_RE.search(text) is not None
 
 
 def _may_hold_an_address(text: str) -> bool:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+from ulid import ULID
+
 from frontdoor import ids
 
 
@@ -16,3 +20,25 @@ def test_receipts_are_canonical_and_use_every_character_in_every_position() -> N
 
 def test_ids_name_their_shard() -> None:
     assert ids.shard_of(ids.new_id(7)) == 7 and ids.is_id(ids.new_id(0)) and not ids.is_id("x-1")
+
+
+def test_ulids_read_back_with_python_ulid_and_sort_in_the_order_they_were_made() -> None:
+    before = time.time_ns() // 1_000_000
+    made = [ids.new_ulid() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    parsed = [ULID.from_str(u) for u in made]
+    assert all(str(p) == u for p, u in zip(parsed, made))  # canonical: python-ulid writes it back the same
+    assert all(before <= p.milliseconds <= after for p in parsed)
+    assert made == sorted(made) and len(set(made)) == len(made)  # monotonic, as python-ulid's own are
+    assert len({u[10:] for u in made[:: 500]}) == 4  # the random part is random, not a counter from zero
+
+
+def test_a_ulid_covers_all_128_bits() -> None:
+    # Every character of the encoding takes values across its whole range over many ids.
+    made = []
+    for _ in range(3000):
+        ids._last_ulid[0] = 0  # as if each came in a millisecond of its own: fresh randomness every time
+        made.append(ids.new_ulid())
+    assert {u[0] for u in made} <= set("01234567")
+    for position in range(10, 26):  # the 80 random bits: characters 10 to 25 (character 10 holds 5 of them)
+        assert len({u[position] for u in made}) == 32, position

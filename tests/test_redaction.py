@@ -258,3 +258,10 @@ edge_text = st.lists(st.sampled_from(["¹²³⁴⁵⁶⁷⁸⁹⁰", "①②③�
 @given(st.one_of(texty, edge_text), regions)
 def test_the_pre_checks_skip_only_text_with_nothing_to_remove(text: str, region: str | None) -> None:
     assert redaction._redact_plain(text, region) == _redact_plain_unguarded(text, region)
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.sampled_from(["a", " ", "7", "0", "9", "٣", "१", "²", "x", "\n", "é"]), max_size=20))
+def test_the_digit_check_finds_what_the_pattern_finds(text: str) -> None:
+    # ASCII text is searched for 0-9 directly; other text with \d, which also knows other scripts' digits.
+    assert redaction._has_digit(text) == (redaction._DIGIT_RE.search(text) is not None)

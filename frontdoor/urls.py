@@ -188,8 +188,11 @@ def parse(raw: str) -> ReportedUrl:
     return ReportedUrl(original=_strip_credentials(text), normalized=normalized, host=host)
 
 
+_SCHEME_SLASHES_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[/\\\t\n\r]*")
+
+
 def _strip_credentials(text: str) -> str:
-    m = re.match(r"[A-Za-z][A-Za-z0-9+.\-]*:[/\\\t\n\r]*", text)
+    m = _SCHEME_SLASHES_RE.match(text)
     start = m.end() if m else 0
     end = _AUTHORITY_END_RE.search(text, start)
     stop = end.start() if end else len(text)
@@ -354,7 +357,14 @@ def _check_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
     return None
 
 
+@lru_cache(maxsize=None)
+def _safe_characters(safe: frozenset[str]) -> str:
+    return "".join(sorted(safe - {"%"}))
+
+
 def _normalize_component(text: str, safe: frozenset[str]) -> str:
+    if not text.strip(_safe_characters(safe)):  # all of it safe, no escapes: nothing would change (C speed)
+        return text
     out: list[str] = []
     i = 0
     n = len(text)

@@ -500,3 +500,12 @@ def test_parse_remembers_good_links_and_refuses_bad_ones_every_time() -> None:
     for _ in range(2):
         with pytest.raises(UrlError):
             parse("ftp://example.com/never-cached")
+
+
+@settings(max_examples=400)
+@given(st.text(st.sampled_from(list("aZ09-._~!$&'()*+,;=:@/?%Ab ü\ud800#[]")), max_size=20),
+       st.sampled_from([urls_module._PATH_SAFE, urls_module._QUERY_SAFE]))
+def test_a_component_with_nothing_to_escape_comes_back_as_it_is(text: str, safe: frozenset[str]) -> None:
+    # _normalize_component returns a component that is all safe characters at once; otherwise it walks it.
+    walked = urls_module._normalize_component(text + "%", safe)[:-3]  # a stray "%" at the end forces the walk
+    assert urls_module._normalize_component(text, safe) == walked

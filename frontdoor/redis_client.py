@@ -199,7 +199,7 @@ class AutoPipeline:
         line = self._line
         if line is None or not line.usable():
             line = await self._take_line()
-        return await line.send(args)
+        return await line.call(args)
 
     async def _take_line(self) -> _Line:
         # One task takes the connection for everyone who needs it meanwhile, and they all go on in the
@@ -286,8 +286,14 @@ class AutoPipeline:
 
 
 class _Line:
-    """One connection of the pool's, the commands written to it and not yet answered, and the task
-    reading their replies (see AutoPipeline)."""
+    """One connection of the pool's, the commands written to it and not yet answered, and whoever
+    is reading their replies (see AutoPipeline).
+
+    The replies are read by a caller, as redis-py's own client does: the first caller to find
+    nobody reading reads, in order, until its own reply is in, handing out the others' on the way;
+    if replies are still due then, a task reads on. A lone command so costs no task and no extra
+    pass of the loop.
+    """
 
     def __init__(self, conn: Any, pool: Any, timeout_s: float) -> None:
         self.conn = conn
@@ -296,15 +302,39 @@ class _Line:
         self.loop = asyncio.get_running_loop()
         self.due: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
         self.outgoing: list[bytes] = []
-        self.reader: asyncio.Task[None] | None = None
+        self.reader: asyncio.Task[Any] | None = None  # the task reading replies: a caller's, or _read_on
         self.watchdog: asyncio.TimerHandle | None = None
         self.last_used = self.loop.time()
         self.dead = False
+        self.interrupted = False  # _fail cancelled the reader
 
     def usable(self) -> bool:
         return not self.dead and (bool(self.due) or self.loop.time() - self.last_used < AutoPipeline.IDLE_RECHECK_S)
 
-    def send(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+    async def call(self, args: tuple[Any, ...]) -> Any:
+        future = self._send(args)
+        if self.reader is not None:
+            return await future
+        task = asyncio.current_task()
+        self.reader = task
+        try:
+            while not future.done():
+                await self._read_one()
+        except asyncio.CancelledError:
+            if not (self.interrupted and task is not None and task.uncancel() == 0):
+                future.cancel()  # nobody will ask for its reply, which is read and dropped in turn
+                raise  # our caller's cancellation (the others' replies are read on below)
+            # else _fail interrupted the read: our future holds its error
+        except Exception as exc:  # the connection broke: everyone waiting gets the error, ours included
+            self._fail(exc)
+        finally:
+            if self.reader is task:
+                self.reader = None
+                if self.due and not self.dead:
+                    self.reader = self.loop.create_task(self._read_on())
+        return future.result()
+
+    def _send(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         packed = self.conn.pack_command(*args)  # a DataError here, before anything is queued
         future: asyncio.Future[Any] = self.loop.create_future()
         self.last_used = now = self.loop.time()
@@ -312,8 +342,6 @@ class _Line:
         if not self.outgoing:
             self.loop.call_soon(self._flush)
         self.outgoing += packed
-        if self.reader is None:
-            self.reader = self.loop.create_task(self._read())
         if self.watchdog is None:
             self.watchdog = self.loop.call_at(now + self.timeout_s, self._check)
         return future
@@ -323,28 +351,35 @@ class _Line:
             self.conn._writer.writelines(self.outgoing)  # redis-py's StreamWriter: no drain, see retire()
         self.outgoing = []
 
-    async def _read(self) -> None:
+    async def _read_one(self) -> None:
+        """The next reply, handed to the oldest command due (unless its caller gave up on it)."""
         try:
-            while self.due:
-                try:
-                    reply: Any = await self.conn.read_response()
-                except ResponseError as exc:  # an error reply: that command's, read whole, the rest follow
-                    reply = exc
-                future, _ = self.due.popleft()
-                if future.done():  # its caller gave up on it
-                    continue
-                if isinstance(reply, ResponseError):
-                    future.set_exception(reply)
-                else:
-                    future.set_result(reply)
-        except BaseException as exc:  # the connection broke (redis-py has closed it), or _check gave up on it
-            self._fail(exc if isinstance(exc, Exception) else aioredis.ConnectionError("connection to Redis lost"))
-            if not isinstance(exc, Exception) and not self.dead_by_timeout:
-                raise
-        finally:
-            self.reader = None
+            # Not disconnect_on_error: a cancelled reader leaves the stream where it was, and the next
+            # reader goes on from there; a broken connection is closed by _fail.
+            reply: Any = await self.conn.read_response(disconnect_on_error=False)
+        except ResponseError as exc:  # an error reply: that command's, read whole; the rest follow
+            reply = exc
+        future, _ = self.due.popleft()
+        if future.done():
+            return
+        if isinstance(reply, ResponseError):
+            future.set_exception(reply)
+        else:
+            future.set_result(reply)
 
-    dead_by_timeout = False
+    async def _read_on(self) -> None:
+        try:
+            while self.due and not self.dead:
+                await self._read_one()
+        except asyncio.CancelledError:
+            if not self.interrupted:
+                self._fail(aioredis.ConnectionError("reading from Redis was cancelled"))
+                raise
+        except Exception as exc:  # the connection broke
+            self._fail(exc)
+        finally:
+            if self.reader is asyncio.current_task():
+                self.reader = None
 
     def _check(self) -> None:
         """The watchdog: one timer while replies are due, not one per command."""
@@ -353,7 +388,6 @@ class _Line:
             return
         oldest = self.due[0][1]
         if self.loop.time() - oldest >= self.timeout_s:
-            self.dead_by_timeout = True
             self._fail(TimeoutError(f"Redis did not answer within {self.timeout_s:g} s"))
         else:
             self.watchdog = self.loop.call_at(oldest + self.timeout_s, self._check)
@@ -369,6 +403,7 @@ class _Line:
             if not future.done():
                 future.set_exception(exc)
         if self.reader is not None and self.reader is not asyncio.current_task():
+            self.interrupted = True
             self.reader.cancel()
         closing = self.loop.create_task(self._close())
         _CLOSING.add(closing)
@@ -379,8 +414,9 @@ class _Line:
         await self.pool.release(self.conn)
 
     async def drain(self) -> None:
-        while self.reader is not None and not self.dead:
-            await asyncio.wait([self.reader])
+        """Until nothing is due (a server stopping)."""
+        while self.due and not self.dead:
+            await asyncio.wait([self.due[-1][0]])
 
     def retire(self) -> None:
         """Give the connection back to the pool, once nothing is due on it (else _fail will).

@@ -26,6 +26,13 @@ local function stat(day, field, n)
   redis.call('SADD', T .. 'stats:days', day)
 end
 
+-- Several counters of one day, each up by one: the day is noted once.
+local function stats(day, fields)
+  local key = T .. 'stats:' .. day
+  for _, field in ipairs(fields) do redis.call('HINCRBY', key, field, 1) end
+  if #fields > 0 then redis.call('SADD', T .. 'stats:days', day) end
+end
+
 local function timing(metric, day, seconds)
   redis.call('RPUSH', T .. 'timing:' .. metric .. ':' .. day, string.format('%.3f', seconds))
   redis.call('SADD', T .. 'stats:days', day)

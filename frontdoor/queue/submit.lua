@@ -13,6 +13,8 @@ local category, channel, n = ARGV[9], ARGV[10], tonumber(ARGV[11])
 local dedupe = ARGV[12] ~= '' and T .. 'submitted:' .. ARGV[12] or nil
 local FIRST = 14  -- the first URL argument
 local marker = T .. 'applied:' .. rid
+local counted = {}  -- the day's counters this submit moves, counted together at the end (stats)
+local function count(field) counted[#counted + 1] = field end
 
 if home then
   local rkey = T .. 'report:' .. rid
@@ -25,10 +27,10 @@ if home then
   redis.call('SET', rkey, ARGV[6])
   -- Set with the report, in one script: a report is remembered exactly when it was stored.
   if dedupe then redis.call('SET', dedupe, rid, 'EX', tonumber(ARGV[13])) end
-  stat(day, 'reports')
-  stat(day, 'reports:channel:' .. channel)
-  stat(day, 'reports:category:' .. category)
-  if urgent then stat(day, 'reports:urgent') end
+  count('reports')
+  count('reports:channel:' .. channel)
+  count('reports:category:' .. category)
+  if urgent then count('reports:urgent') end
 else
   -- A retried fan-out must not add the report twice.
   local prior = redis.call('GET', marker)
@@ -48,13 +50,20 @@ end
 local function open(cid, digest, normalized, original, previous)
   local c = ckey(cid)
   local lane = urgent and 'urgent' or 'normal'
-  redis.call('HSET', c, 'id', cid, 'lane', lane, 'created_at', now, 'report_count', 1, 'categories', category)
+  -- A new case, queued: what enqueue() leaves, written with the rest of the hash in one HSET.
+  local entry = redis.call('XADD', T .. 'lane:' .. lane, '*', 'c', cid)
+  local fields = {'id', cid, 'lane', lane, 'created_at', now, 'report_count', 1, 'categories', category,
+                  'entry', entry, 'entry_lane', lane, 'status', 'queued'}
   if digest then
-    redis.call('HSET', c, 'url', normalized)
-    if original ~= normalized then redis.call('HSET', c, 'url_original', original) end
+    fields[#fields + 1] = 'url'
+    fields[#fields + 1] = normalized
+    if original ~= normalized then
+      fields[#fields + 1] = 'url_original'
+      fields[#fields + 1] = original
+    end
     redis.call('HSET', T .. 'urls', digest, cid)
   end
-  enqueue(c, lane)
+  redis.call('HSET', c, unpack(fields))
   redis.call('RPUSH', T .. 'case:' .. cid .. ':reports', rid)
   local detail = {report = rid, lane = lane}
   if previous then
@@ -64,10 +73,10 @@ local function open(cid, digest, normalized, original, previous)
     detail.previous_case = previous
   end
   audit(cid, now, 'system', 'opened', detail)
-  stat(day, 'cases')
-  stat(day, 'cases:category:' .. category)
-  stat(day, 'cases:channel:' .. channel)
-  if urgent then stat(day, 'cases:urgent') end
+  count('cases')
+  count('cases:category:' .. category)
+  count('cases:channel:' .. channel)
+  if urgent then count('cases:urgent') end
 end
 
 local function join(cid, c)
@@ -103,6 +112,7 @@ for i = 0, n - 1 do
   end
 end
 
+stats(day, counted)
 local mine = {}
 for i = 2, #out, 2 do mine[#mine + 1] = out[i] end
 if home then

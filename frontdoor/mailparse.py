@@ -191,6 +191,8 @@ class _Part(EmailMessage):
     depth = 0
     _by_name: dict[str, tuple[str, str]] | None = None
     _by_name_of: tuple[int, int] = (0, -1)
+    _content_type = ""
+    _content_type_of: tuple[int, int, str] = (0, -1, "")
 
     def get(self, name: str, failobj: Any = None) -> Any:
         headers = self._headers
@@ -216,7 +218,11 @@ class _Part(EmailMessage):
     def get_content_type(self) -> str:
         if self.depth > MAX_DEPTH:
             return "application/octet-stream"
-        return super().get_content_type()
+        # Asked for several times per part; remembered while the headers and default type stay as they were.
+        of = (id(self._headers), len(self._headers), self._default_type)
+        if self._by_name is None or self._content_type_of != of:
+            self._content_type, self._content_type_of = super().get_content_type(), of
+        return self._content_type
 
 
 _POLICY: Final = _RawHeaderPolicy(message_factory=_Part)

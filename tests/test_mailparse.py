@@ -852,3 +852,21 @@ def _parse_or_refuse(raw: bytes) -> None:
                 max_size=10).map("".join))
 def test_an_ascii_header_value_takes_the_short_way_only_when_nothing_would_change(value: str) -> None:
     assert mailparse._header_text(value) == maildecode.decode_encoded_words(mailparse._FOLD_RE.sub("", value))
+
+
+def test_a_part_finds_its_headers_again_after_they_change() -> None:
+    # _Part keeps a by-name index and its content type; every way of changing the headers must reach them.
+    part = mailparse._message(eml(content_type="text/plain; charset=utf-8"))
+    assert part["subject"] == "A report" and part.get_content_type() == "text/plain"
+    part.replace_header("Content-Type", "text/html")
+    assert part.get_content_type() == "text/html"
+    del part["content-type"]
+    assert part.get("content-type") is None and part.get_content_type() == "text/plain"
+    part["Content-Type"] = "multipart/mixed; boundary=b"
+    assert part.get_content_type() == "multipart/mixed" and part.get_param("boundary") == "b"
+    part.set_default_type("message/rfc822")
+    del part["content-type"]
+    assert part.get_content_type() == "message/rfc822"
+    part["X-Note"] = "first"
+    part["X-Note"] = "second"
+    assert part["x-note"] == "first"  # the first of a name, as Message.get finds it

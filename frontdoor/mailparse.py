@@ -11,7 +11,10 @@ Why it is built the way it is:
 - The stdlib parser runs with `policy.default` settings but raw header strings (header
   objects cost ~1 ms a message and have crashed on hostile input), on a part class that stops
   the parser nesting deeper than MAX_DEPTH, so no recursion grows with the input. A
-  single-part body is not fed through it at all (see `_message`).
+  single-part body is not fed through it at all, and an ordinary header block is split the
+  way the parser would split it without its line machinery (see `_message`); a part's
+  parameters are read once (`_params`). Property tests hold each short cut to the stdlib's
+  own reading.
 - Attachments are counted from their headers only; their bodies are never decoded.
 - Text is decoded by `maildecode` (distrusted charsets, transfer encodings, RFC 2047) and HTML
   read by `mailhtml`'s linear tokenizer (`html.parser` on Python 3.11 is quadratic on inputs

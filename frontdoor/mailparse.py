@@ -192,6 +192,8 @@ class _Part(EmailMessage):
     """
 
     depth = 0
+    _headers: list[tuple[str, Any]]  # Message's own, which typeshed does not declare
+    _default_type: str
     _by_name: dict[str, tuple[str, str]] | None = None
     _by_name_of: tuple[int, int] = (0, -1)
     _content_type = ""

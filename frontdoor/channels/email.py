@@ -71,6 +71,7 @@ class ReportSMTP(SMTP):
                 rest = rest.lstrip()
             if not rest.startswith("("):
                 return self._within_limit(plain.group(1), rest)
+        address: Any  # an AngleAddr or an AddrSpec token: both have addr_spec
         try:
             if arg.lstrip().startswith("<"):
                 address, rest = get_angle_addr(arg)

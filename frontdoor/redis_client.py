@@ -169,7 +169,8 @@ class AutoPipeline:
 
     - On one node, the AutoPipeline keeps a connection of its own from the client's pool (`_Line`).
       Each command is queued with a future; the commands of one pass of the event loop go in one
-      write; one reader task, alive while replies are due, hands them out in order. A connection
+      write; the replies are read in order by the first caller waiting, who hands out the others'
+      on the way (a task reads on if some are still due when its own is in). A connection
       idle for IDLE_RECHECK_S goes back to the pool, and the next command takes one through the
       pool's own checks (so a connection Redis closed meanwhile is replaced, not written to).
     - A cluster client makes its nodes' connections itself: there the commands of one pass go as one

@@ -188,7 +188,7 @@ class _Part(EmailMessage):
     It also finds its headers by name in a dict: Message.get lower-cases every header's name on
     every call, and reading a part asks for its Content-Type and friends a dozen times. The dict is
     made again whenever the header list is replaced or changes length (set_raw, __setitem__,
-    __delitem__) or replace_header rewrites one in place.
+    __delitem__) or replace_header rewrites one in place; so is the content type it remembers.
     """
 
     depth = 0
@@ -212,7 +212,7 @@ class _Part(EmailMessage):
         return failobj if found is None else self.policy.header_fetch_parse(*found)
 
     def replace_header(self, _name: str, _value: Any) -> None:
-        self._by_name = None
+        self._by_name, self._content_type_of = None, (0, -1, "")  # the list keeps its id and length
         super().replace_header(_name, _value)
 
     def attach(self, payload: Any) -> None:
@@ -225,7 +225,7 @@ class _Part(EmailMessage):
             return "application/octet-stream"
         # Asked for several times per part; remembered while the headers and default type stay as they were.
         of = (id(self._headers), len(self._headers), self._default_type)
-        if self._by_name is None or self._content_type_of != of:
+        if self._content_type_of != of:
             self._content_type, self._content_type_of = super().get_content_type(), of
         return self._content_type
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Final
 
 import ahocorasick_rs
-from typing import Final
 
 from .dialog.i18n import LOCALES, choose_locale
 
@@ -85,8 +85,8 @@ def _trigger_matches(text: str) -> list[tuple[int, int, int]]:
 
 
 def _names(name: str, text: str, hits: list[tuple[int, int]]) -> bool:
-    """Whether the category's pattern matches anywhere in `text`, searching near its triggers' `hits`
-    (start, end; in order of their ends) only.
+    """Whether the category's pattern matches anywhere in `text`, searching only near its triggers'
+    `hits` (start, end).
 
     The windows around trigger occurrences are merged, so no character is searched twice; a text
     dense with triggers is searched whole, which then costs less than walking its occurrences.

@@ -859,6 +859,7 @@ def test_a_part_finds_its_headers_again_after_they_change() -> None:
     part = mailparse._message(eml(content_type="text/plain; charset=utf-8"))
     assert part["subject"] == "A report" and part.get_content_type() == "text/plain"
     part.replace_header("Content-Type", "text/html")
+    assert part["subject"] == "A report"  # the index made again before the content type is asked
     assert part.get_content_type() == "text/html"
     del part["content-type"]
     assert part.get("content-type") is None and part.get_content_type() == "text/plain"

@@ -6,7 +6,6 @@ responses are generated from them too (see domain.py).
 
 from __future__ import annotations
 
-
 import re
 from functools import cache, lru_cache
 from importlib import resources

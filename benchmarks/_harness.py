@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from frontdoor.redis_server import free_port
+from frontdoor.storage.server import free_port
 
 
 class ServerProcess:

@@ -38,8 +38,8 @@ from frontdoor.dialog.store import ConversationStore
 from frontdoor.keyring import Keyring
 from frontdoor.prevention_content import load_catalog
 from frontdoor.queue import TriageQueue
-from frontdoor.redis_client import Client, connect
-from frontdoor.redis_server import RedisServer, find_binaries, free_port
+from frontdoor.storage.client import Client, connect
+from frontdoor.storage.server import RedisServer, find_binaries, free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:

@@ -60,7 +60,7 @@ if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
 from frontdoor.runtime import loop_factory, settle_heap  # noqa: E402
-from frontdoor.redis_server import RedisServer, find_binaries, free_port  # noqa: E402
+from frontdoor.storage.server import RedisServer, find_binaries, free_port  # noqa: E402
 
 # The web benchmark's helpers, so the benchmarks count, place processes and take percentiles alike.
 from web_bench import cpu_use, ms, place, proc_cpu_s, rate  # noqa: E402
@@ -267,8 +267,8 @@ def install_timers(timers: Timers, kind: str, services: Any, handler_class: Any)
     gc.callbacks.append(timers.gc_callback)
     if kind == "baseline":
         return
-    from frontdoor import mailparse
-    from frontdoor.channels import email as email_channel
+    from frontdoor.channels.email import parse as mailparse
+    from frontdoor.channels.email import server as email_channel
     from frontdoor.queue import TriageQueue
 
     timers.patch(mailparse, "parse_mail", "parse_mail")
@@ -295,8 +295,8 @@ async def serve(kind: str, redis_url: str, port: int, data_dir: Path, relay_port
     if kind in ("app", "app_relay"):
         from aiohttp import web
 
-        from frontdoor.api.app import SERVICES, create_app
-        from frontdoor.channels.email import ReportHandler
+        from frontdoor.app import SERVICES, create_app
+        from frontdoor.channels.email.server import ReportHandler
 
         app = create_app(bench_settings(data_dir, port, relay_port if kind == "app_relay" else None), redis_url,
                          housekeeping=False)
@@ -309,7 +309,7 @@ async def serve(kind: str, redis_url: str, port: int, data_dir: Path, relay_port
     else:
         from aiosmtpd.smtp import SMTP
 
-        from frontdoor.channels.email import ReportSMTP
+        from frontdoor.channels.email.server import ReportSMTP
         from frontdoor.settings import Settings
 
         handler_class = Discard
@@ -448,8 +448,9 @@ def send_phase(port: int, clients: int, tag: str, seconds: float, max_messages: 
 
 def queue_counts(url: str) -> dict[str, int]:
     """Reports in the queue by its own statistics (frontdoor.queue.stats.collect), and the lanes' stream entries."""
-    from frontdoor.queue import TriageQueue, keys, stats
-    from frontdoor.redis_client import connect
+    from frontdoor.queue import TriageQueue, stats
+    from frontdoor.storage import keys
+    from frontdoor.storage.client import connect
 
     async def go() -> dict[str, int]:
         client = connect(url)
@@ -470,7 +471,7 @@ def clear_outbox(url: str) -> None:
     """Nothing due in the relay variant's outbox, so its sender does not keep working into later phases."""
     import redis
 
-    from frontdoor.queue import keys
+    from frontdoor.storage import keys
 
     client = redis.Redis.from_url(url)
     try:
@@ -857,7 +858,8 @@ def component_timings(calls: int = 300) -> dict[str, Any]:
     the best estimate of its cost on an undisturbed core; median and mean show how much other load added."""
     from email.parser import BytesParser
 
-    from frontdoor import mailparse, mailtopic, redaction, report, urls
+    from frontdoor.channels.email import parse as mailparse, topic as mailtopic
+    from frontdoor.reports import redaction, build as report, urls
     from frontdoor.keyring import Keyring
 
     sender, raw = make_message("micro", 1)
@@ -1134,7 +1136,7 @@ def hostile_messages(size: int) -> dict[str, bytes]:
 
 
 def hostile_inputs() -> dict[str, Any]:
-    from frontdoor import mailparse
+    from frontdoor.channels.email import parse as mailparse
 
     def parse_ms(raw: bytes) -> float:
         started = time.perf_counter()

@@ -32,9 +32,10 @@ import redis
 import redis.asyncio as aioredis
 
 from frontdoor.keyring import Keyring
-from frontdoor.queue import TriageQueue, keys
-from frontdoor.redis_server import RedisServer, find_binaries, free_port
-from frontdoor.report import build_report
+from frontdoor.queue import TriageQueue
+from frontdoor.storage import keys
+from frontdoor.storage.server import RedisServer, find_binaries, free_port
+from frontdoor.reports.build import build_report
 
 BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:  # rq's worker imports jobs by module path: `_peer_jobs.rq_noop`

@@ -54,7 +54,7 @@ if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
 from frontdoor.runtime import loop_factory, settle_heap  # noqa: E402
-from frontdoor.redis_server import RedisServer, find_binaries, free_port  # noqa: E402
+from frontdoor.storage.server import RedisServer, find_binaries, free_port  # noqa: E402
 
 from dialog_bench import ms, rate  # noqa: E402 - the benchmarks count and take percentiles alike
 import _harness  # noqa: E402
@@ -98,7 +98,7 @@ def baseline_app(redis_url: str) -> Any:
     through the same Redis client frontdoor builds (frontdoor.redis_client.connect)."""
     from aiohttp import web
 
-    from frontdoor.redis_client import Client, connect
+    from frontdoor.storage.client import Client, connect
     from frontdoor.settings import Settings
 
     redis_key: web.AppKey[Client] = web.AppKey("redis")
@@ -124,7 +124,7 @@ async def serve(kind: str, redis_url: str, port: int, data_dir: Path, profile_to
     from aiohttp import web
 
     if kind == "app":
-        from frontdoor.api.app import create_app
+        from frontdoor.app import create_app
 
         app = create_app(bench_settings(data_dir), redis_url, housekeeping=False)
     else:
@@ -541,7 +541,7 @@ PROFILE_NOTE = ("cProfile in each server process (the app, then the baseline) ov
 
 
 def widget_weight() -> dict[str, Any]:
-    from frontdoor.channels import web as web_channel
+    from frontdoor.channels.web import chat as web_channel
 
     sizes = {name: len(gzip.compress((web_channel.STATIC / name).read_bytes(), compresslevel=9))
              for name in ("widget.js", "widget.css")}
@@ -583,7 +583,7 @@ def place(redis_pid: int, pin: bool) -> tuple[dict[str, Any] | None, Any]:
 
 async def measure(redis_url: str, redis_pid: int, app: ServerProcess, baseline: ServerProcess,
                   sizes: dict[int, int], rounds: int, budget_s: float, think_s: float) -> dict[str, Any]:
-    from frontdoor.redis_client import connect
+    from frontdoor.storage.client import connect
 
     admin = connect(redis_url)
     try:
@@ -722,7 +722,7 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
                   f"is reported, round_spread lists every round. Run time is bounded: the measured phases share "
                   f"{budget_s:.0f} s (at most {PHASE_BUDGET_S:.0f} s each; a phase starts no new conversation after its "
                   f"share), so on a very busy machine a phase may hold fewer conversations than asked.",
-        "widget": "gzip level 9 of frontdoor/channels/web_static/widget.js and widget.css as served; the reference "
+        "widget": "gzip level 9 of frontdoor/channels/web/static/widget.js and widget.css as served; the reference "
                   "figures for Rasa Webchat and Bot Framework Web Chat are quoted from the issue, not measured here.",
     }
     out["elapsed_s"] = round(time.perf_counter() - began, 1)

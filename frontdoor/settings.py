@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import redis_client
+from .storage import client as redis_client
 from .errors import ConfigError
 
 _PREFIX = "FRONTDOOR_"

@@ -18,10 +18,10 @@ import redis.asyncio as aioredis
 
 from frontdoor.keyring import Keyring
 from frontdoor.queue import TriageQueue
-from frontdoor.redis_client import connect
-from frontdoor.redis_server import LocalCluster, RedisServer, find_binaries, free_port
+from frontdoor.storage.client import connect
+from frontdoor.storage.server import LocalCluster, RedisServer, find_binaries, free_port
 from frontdoor.settings import Settings
-from redis_helpers import wiped
+from support.redisdb import wiped
 
 BINARIES = find_binaries()
 if not BINARIES:
@@ -44,7 +44,8 @@ def redis_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # `redis_version` parametrizes a test over every server binary we have.
     # Only the queue's own tests pay for running twice; the rest use the first binary (PATH's).
-    if "redis_version" in metafunc.fixturenames and metafunc.module.__name__.startswith("test_queue"):
+    here = metafunc.definition.path.relative_to(Path(__file__).parent).as_posix()
+    if "redis_version" in metafunc.fixturenames and here.startswith("queue/"):
         versions = []
         for binary in BINARIES:
             import subprocess
@@ -52,7 +53,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
             versions.append(out.split("v=")[1].split()[0])
         metafunc.parametrize("redis_version", versions, scope="session")
-    if "cluster_version" in metafunc.fixturenames and metafunc.module.__name__.startswith("test_cluster"):
+    if "cluster_version" in metafunc.fixturenames and here == "storage/test_cluster.py":
         metafunc.parametrize("cluster_version", list(_binary_versions()), scope="session")
 
 
@@ -116,7 +117,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def api(aiohttp_client, settings, redis, redis_url):  # type: ignore[no-untyped-def]
     """A real HTTP client against the real app on a real Redis (wiped by the `redis` fixture)."""
-    from frontdoor.api.app import create_app
+    from frontdoor.app import create_app
 
     app = create_app(settings, redis_url, housekeeping=False)
     return await aiohttp_client(app)
@@ -125,7 +126,7 @@ async def api(aiohttp_client, settings, redis, redis_url):  # type: ignore[no-un
 @pytest.fixture
 def add_analyst(api):  # type: ignore[no-untyped-def]
     """Factory: create an analyst through the app's own Analysts service; returns auth headers."""
-    from frontdoor.api.app import SERVICES
+    from frontdoor.app import SERVICES
 
     async def add(name: str, role: str = "analyst") -> dict[str, str]:
         token = await api.app[SERVICES].analysts.add(name, role)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from frontdoor.errors import ConfigError
-from frontdoor.redis_server import free_port
+from frontdoor.storage.server import free_port
 from frontdoor.settings import Settings
 
 

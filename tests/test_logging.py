@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from frontdoor.api.app import AccessLogger, create_app
+from frontdoor.app import AccessLogger, create_app
 
 CANARY_TEXT = "placeholder-canary-text-5150"
 

@@ -14,7 +14,7 @@ from ..errors import InvalidInput
 from ..queue import stats
 from .services import services
 from .auth import current, requires
-from .errors import json_reply, read_json, read_object
+from ..http.errors import json_reply, read_json, read_object
 
 BOTH = ("analyst", "supervisor")
 

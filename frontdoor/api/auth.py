@@ -7,7 +7,7 @@ from functools import wraps
 
 from aiohttp import web
 
-from ..analysts import Analyst, Analysts
+from .accounts import Analyst, Analysts
 from ..errors import Forbidden, Unauthorized
 
 ANALYSTS_KEY = web.AppKey("analysts", Analysts)

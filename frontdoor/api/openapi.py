@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import __version__
-from ..report import ASSESSMENT_SCHEMA, REPORT_SCHEMA, SUBMISSION_SCHEMA, load_schema
+from ..reports.build import ASSESSMENT_SCHEMA, REPORT_SCHEMA, SUBMISSION_SCHEMA, load_schema
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 CASE = {"$ref": "#/components/schemas/Case"}

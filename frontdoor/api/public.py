@@ -7,9 +7,9 @@ import asyncio
 from aiohttp import web
 
 from ..errors import NotFound
-from ..report import build_report
+from ..reports.build import build_report
 from .services import services
-from .errors import json_error, json_reply, read_json
+from ..http.errors import json_error, json_reply, read_json
 from .openapi import document
 
 # A probe wants its answer sooner than the request deadline: a Redis that hangs is "not ready" in 2 s.

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..analysts import Analysts
+from .accounts import Analysts
 from ..dialog.engine import Dialog
 from ..dialog.services import DialogServices
 from ..dialog.store import ConversationStore
 from ..keyring import Keyring, load_secret
 from ..prevention_content import load_catalog
 from ..queue import TriageQueue
-from ..ratelimit import RateLimiter
-from ..redis_client import Client, connect
+from ..http.ratelimit import RateLimiter
+from ..storage.client import Client, connect
 from ..settings import Settings
 
 

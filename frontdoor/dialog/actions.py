@@ -16,8 +16,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from .. import ids, redaction, urls
-from ..report import CHANNELS, build_report
+from .. import ids
+from ..reports import redaction, urls
+from ..reports.build import CHANNELS, build_report
 from . import form, i18n
 from .countries import country_name, parse_country
 from .services import DialogServices

@@ -24,7 +24,7 @@ class DialogServices:
     @classmethod
     def build(cls, settings: Settings, redis_url: str) -> DialogServices:
         from ..prevention_content import load_catalog
-        from ..redis_client import COMMAND_TIMEOUT_S, connect
+        from ..storage.client import COMMAND_TIMEOUT_S, connect
 
         # For `frontdoor chat` and the action server, which have no per-request deadline of their own.
         redis = connect(redis_url, socket_timeout=COMMAND_TIMEOUT_S)

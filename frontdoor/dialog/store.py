@@ -29,10 +29,10 @@ from typing import Any
 
 import orjson
 
-from ..queue import keys
+from ..storage import keys
 from redis.exceptions import NoScriptError
 
-from ..redis_client import COMMAND_TIMEOUT_S, AutoPipeline, Client
+from ..storage.client import COMMAND_TIMEOUT_S, AutoPipeline, Client
 
 STATE_VERSION = 1
 SEEN_TTL_S = 7 * 86400  # long enough to say "this expired" to someone who comes back within a week

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from .. import urls
+from ..reports import urls
 from .model import FALLBACK_LOCALE
 from .phones import PhoneError, check_emergency, is_region, phone_for
 from .safeguarding import fold

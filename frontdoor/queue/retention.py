@@ -12,8 +12,8 @@ import logging
 from datetime import datetime, timezone
 
 from .. import ids
-from ..report import now_iso
-from . import keys
+from ..reports.build import now_iso
+from ..storage import keys
 from .triage import TriageQueue
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from . import keys
+from ..storage import keys
 from .triage import TriageQueue
 
 METRICS = {"assess": "to_first_assessment", "forward": "to_forwarding", "removal": "to_removal"}

@@ -22,11 +22,12 @@ from typing import Any
 import orjson
 from redis.exceptions import NoScriptError, ResponseError
 
-from .. import ids, urls
+from .. import ids
+from ..reports import urls
 from ..errors import Conflict, InvalidInput, NotFound
-from ..redis_client import COMMAND_TIMEOUT_S, AutoPipeline, Client
-from ..report import check, ASSESSMENT_SCHEMA
-from . import keys
+from ..storage.client import COMMAND_TIMEOUT_S, AutoPipeline, Client
+from ..reports.build import check, ASSESSMENT_SCHEMA
+from ..storage import keys
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ CLOCK_SKEW_MS = 5 * 60_000  # tolerated difference between an analyst's clock an
 
 
 def _script(name: str) -> str:
-    pkg = resources.files("frontdoor.queue")
+    pkg = resources.files("frontdoor.queue.lua")
     return pkg.joinpath("scripts.lua").read_text() + "\n" + pkg.joinpath(name).read_text()
 
 

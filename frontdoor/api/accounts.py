@@ -1,0 +1,92 @@
+"""Analyst accounts and their bearer tokens.
+
+Tokens are shown once and stored only as a keyed digest (see Keyring.token_digest), so a
+copy of the Redis data does not let anyone act as an analyst.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from ..errors import Conflict, InvalidInput, NotFound
+from ..keyring import Keyring
+from ..storage import keys
+from ..storage.client import Client
+from ..reports.build import now_iso
+
+ROLES = ("analyst", "supervisor")
+# Also the consumer name on the lanes, so no "~" (reserved for the released pseudo-consumer).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+TOKEN_PREFIX = "fdt_"
+
+# Each change is one script over keys of the {auth} slot: atomic on one Redis and on a cluster,
+# where redis-py's pipeline offers neither MULTI nor WATCH.
+_ADD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'name', ARGV[1], 'role', ARGV[2], 'token', ARGV[3], 'created_at', ARGV[4])
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"""
+# The token key is named by the digest stored in the analyst's hash; ARGV[1] is its {auth} prefix.
+_REVOKE = """
+local digest = redis.call('HGET', KEYS[1], 'token')
+if not digest then return 0 end
+redis.call('DEL', KEYS[1], ARGV[1] .. digest)
+redis.call('SREM', KEYS[2], ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Analyst:
+    name: str
+    role: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+
+class Analysts:
+    def __init__(self, redis: Client, keyring: Keyring) -> None:
+        self.redis = redis
+        self.keyring = keyring
+        self._add = redis.register_script(_ADD)
+        self._revoke = redis.register_script(_REVOKE)
+
+    async def add(self, name: str, role: str) -> str:
+        """Create an analyst and return their token: the only time it exists in clear."""
+        if not NAME_RE.match(name):
+            raise InvalidInput("name: use 1-64 lower-case letters, digits, '.', '_' or '-'", code="invalid_field")
+        if role not in ROLES:
+            raise InvalidInput(f"role: must be one of {', '.join(ROLES)}", code="invalid_field")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        digest = self.keyring.token_digest(token)
+        created = await self._add(keys=[keys.analyst(name), keys.analyst_token(digest), keys.ANALYSTS],
+                                  args=[name, role, digest, now_iso()])
+        if not created:
+            raise Conflict(f"analyst {name} exists already", code="analyst_exists")
+        return token
+
+    async def revoke(self, name: str) -> None:
+        if not await self._revoke(keys=[keys.analyst(name), keys.ANALYSTS], args=[keys.analyst_token(""), name]):
+            raise NotFound(f"no analyst {name}", code="analyst_not_found")
+
+    async def authenticate(self, token: str) -> Analyst | None:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        name = await self.redis.get(keys.analyst_token(self.keyring.token_digest(token)))
+        if name is None:
+            return None
+        role = await self.redis.hget(keys.analyst(name), "role")
+        return Analyst(name, role) if role else None
+
+    async def get(self, name: str) -> Analyst | None:
+        role = await self.redis.hget(keys.analyst(name), "role")
+        return Analyst(name, role) if role else None
+
+    async def names(self) -> list[str]:
+        return sorted(await self.redis.smembers(keys.ANALYSTS))

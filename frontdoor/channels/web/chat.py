@@ -1,0 +1,101 @@
+"""The web channel: the conversation API the chat widget talks to, and the widget itself.
+
+A conversation's only key is a random token the widget holds in memory (no cookies); the
+token is hashed before it reaches Redis, like any sender id. The widget's files and the demo
+page are static and served from here, so a hotline embeds the chat with one script tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ...api.services import services
+from ...http.errors import json_reply, read_json, read_object
+from ...http.security import admit
+from ...dialog.engine import ConversationNotFound
+from ...dialog.messages import ConversationKey, Inbound, Turn
+from ...errors import InvalidInput
+
+CHANNEL = "web"
+STATIC = Path(__file__).parent / "static"
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
+MAX_TEXT_CHARS = 10_000
+_CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
+SERVED = {"/widget.js": "widget.js", "/widget.css": "widget.css", "/demo.css": "demo.css", "/": "demo.html",
+          "/form.css": "form.css"}
+
+
+def _body(turn: Turn) -> dict[str, Any]:
+    # orjson writes the Message dataclasses as Message.as_dict would, field by field, in C.
+    return {"messages": turn.messages, "state": turn.status, "receipt": turn.receipt, "locale": turn.locale}
+
+
+async def start_conversation(request: web.Request) -> web.Response:
+    await admit(request, "conversations")
+    body: dict[str, Any] = {}
+    if request.can_read_body:
+        body = read_object(await read_json(request))
+    if set(body) - {"locale"} or not isinstance(body.get("locale", ""), str) or len(body.get("locale", "")) > 35:
+        raise InvalidInput('Send {} or {"locale": "de"}.', code="invalid_field")
+    token = secrets.token_urlsafe(32)
+    hint = body.get("locale") or request.headers.get("Accept-Language")
+    turn = await services(request).dialog.start(ConversationKey(CHANNEL, token), locale_hint=hint)
+    return json_reply({"conversation": token, **_body(turn)}, status=201)
+
+
+async def post_message(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    if not _TOKEN_RE.match(token):
+        raise ConversationNotFound("This conversation has ended or expired. Please start a new one.")
+    await admit(request, "messages")
+    body = read_object(await read_json(request))
+    if len(body) != 1 or not ({"text", "payload"} & set(body)):
+        raise InvalidInput('Send {"text": "..."} or {"payload": "..."}.', code="invalid_field")
+    (field, value), = body.items()
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be a string", code="invalid_type")
+    if len(value) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
+    inbound = Inbound(text=value) if field == "text" else Inbound(payload=value)
+    turn = await services(request).dialog.turn(ConversationKey(CHANNEL, token), inbound, start_if_missing=False)
+    return json_reply(_body(turn))
+
+
+@dataclass(frozen=True)
+class _Asset:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def _assets() -> dict[str, _Asset]:
+    assets = {}
+    for route, name in SERVED.items():  # part of the package: a missing file fails start-up
+        body = (STATIC / name).read_bytes()
+        assets[route] = _Asset(body, _CONTENT_TYPES[Path(name).suffix], '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+    return assets
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/conversations", start_conversation)
+    app.router.add_post("/api/v1/conversations/{token}/messages", post_message)
+    assets = _assets()
+
+    def serve(asset: _Asset) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            headers = {"ETag": asset.etag, "Cache-Control": "public, max-age=300"}
+            if request.headers.get("If-None-Match") == asset.etag:
+                return web.Response(status=304, headers=headers)
+            return web.Response(body=asset.body, content_type=asset.content_type, charset="utf-8", headers=headers)
+
+        return handler
+
+    for route, asset in assets.items():
+        app.router.add_get(route, serve(asset))

@@ -1,0 +1,165 @@
+"""The no-JavaScript report form (`/report`): the same questions as the dialog, on one page.
+
+For browsers without JavaScript, and for anyone who would rather fill in a form. Labels come
+from the dialog's locale files, validation gives inline errors next to each field, and a valid
+form goes through `build_report` and the queue exactly as the API and the dialog do.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from ...reports import urls
+from ...api.services import services
+from ...dialog import form as dialog_form
+from ...dialog import i18n
+from ...dialog.actions import REPORTER_ROLE, resources_for
+from ...dialog.countries import country_name
+from ...reports.build import build_report
+from ...http.security import limit
+
+CHANNEL = "web_form"
+MAX_URL_LINES = 20
+
+
+def _locale(request: web.Request, data: MultiDictProxy[Any] | None = None) -> str:
+    chosen = (data.get("lang") if data else None) or request.query.get("lang")
+    if isinstance(chosen, str) and chosen in i18n.LOCALES:
+        return chosen
+    return i18n.choose_locale(request.headers.get("Accept-Language"))
+
+
+def _choices(name: str, locale: str) -> list[tuple[str, str]]:
+    spec = dialog_form.SLOTS[name]
+    return [(value, i18n.text(locale, f"{spec.label}.{value}")) for value in spec.choices]
+
+
+def _countries(locale: str) -> list[tuple[str, str]]:
+    import pycountry
+
+    names = [(c.alpha_2, country_name(c.alpha_2, locale)) for c in pycountry.countries]
+    return sorted(names, key=lambda pair: pair[1].casefold())
+
+
+def _context(request: web.Request, locale: str, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    svc = services(request)
+    t = lambda key, **kw: i18n.text(locale, key, **kw)  # noqa: E731 - the templates' one helper
+    return {
+        "t": t, "locale": locale, "values": values, "errors": errors, "locales": i18n.LOCALES,
+        "language_names": {loc: i18n.text(loc, "language_name") for loc in i18n.LOCALES},
+        "hotline": svc.settings.hotline_name,
+        "emergency": svc.dialog.services.catalog.emergency_number(svc.settings.hotline_country),
+        "categories": _choices("category", locale), "wheres": _choices("where_seen", locale),
+        "roles": _choices("role", locale), "whens": _choices("when_seen", locale), "countries": _countries(locale),
+        # The error summary names each question, so "Please answer this question" is never ambiguous.
+        "questions": {"category": t("ask_category"), "urls": t("summary.urls", value="").rstrip(": "),
+                      "where_seen": t("ask_where_seen"), "danger": t("ask_danger"), "role": t("ask_role"),
+                      "description": t("summary.description", value="").rstrip(": "),
+                      "platform": t("ask_platform").split("?")[0] + "?", "account": t("form.account_label"),
+                      "contact": t("form.contact_label")},
+    }
+
+
+@aiohttp_jinja2.template("report_form.html")
+async def show_form(request: web.Request) -> dict[str, Any]:
+    return _context(request, _locale(request), {}, {})
+
+
+async def submit_form(request: web.Request) -> web.Response:
+    await limit(request, "reports")
+    data = await request.post()
+    locale = _locale(request, data)
+    values = {k: v for k, v in data.items() if isinstance(v, str)}
+    fields, errors = _validate(values, locale)
+    if errors:
+        context = _context(request, locale, values, errors)
+        return aiohttp_jinja2.render_template("report_form.html", request, context, status=400)
+    svc = services(request)
+    report = build_report(fields, channel=CHANNEL, keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
+                          default_region=svc.settings.hotline_country)
+    submitted = await svc.queue.submit(report)
+    chosen = resources_for(svc.dialog.services.catalog, path="report", role=values.get("role"),
+                           category=fields["category"], topic=None, country=fields.get("reporter_country"), locale=locale)
+    context = _context(request, locale, {}, {})
+    context.update(receipt=submitted.receipt, resources=chosen)
+    return aiohttp_jinja2.render_template("report_done.html", request, context)
+
+
+def _validate(values: dict[str, str], locale: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The form's answers as a submission for build_report, or the errors to show beside each field."""
+    errors: dict[str, str] = {}
+    required = i18n.text(locale, "form.required")
+
+    def choice(name: str, slot: str) -> str | None:
+        value = values.get(name, "")
+        if value in dialog_form.SLOTS[slot].choices:
+            return value
+        return None
+
+    category = choice("category", "category")
+    if category is None:
+        errors["category"] = required
+    links = [line.strip() for line in values.get("urls", "").splitlines() if line.strip()]
+    for line in links[:MAX_URL_LINES]:
+        try:
+            urls.parse(line)
+        except urls.UrlError as exc:
+            errors["urls"] = i18n.text(locale, f"url_error.{exc.reason}")
+            break
+    platform = values.get("platform", "").strip()
+    account = values.get("account", "").strip()
+    if not links and not platform and "urls" not in errors:
+        errors["urls"] = i18n.text(locale, "form.platform_needed")
+    where = choice("where_seen", "where_seen")
+    if where is None:
+        errors["where_seen"] = required
+    description = values.get("description", "").strip()
+    for name, text, cap in (("description", description, 4000), ("platform", platform, 100), ("account", account, 200)):
+        if len(text) > cap:
+            errors[name] = i18n.text(locale, "form.too_long", limit=cap)
+    danger = values.get("danger")
+    if danger not in ("yes", "no"):
+        errors["danger"] = required
+    role = choice("role", "role")
+    if role is None:
+        errors["role"] = required
+    country = values.get("country", "").strip().upper() or None
+    if country is not None and not any(code == country for code, _ in _countries("en")):
+        country = None
+    when = choice("when_seen", "when_seen")
+    contact = values.get("contact", "").strip()
+    consent = values.get("contact_consent") == "yes"
+    if contact and not consent:
+        errors["contact"] = i18n.text(locale, "form.contact_needs_consent")
+    elif len(contact) > 200:
+        errors["contact"] = i18n.text(locale, "form.too_long", limit=200)
+    if errors:
+        return {}, errors
+    fields: dict[str, Any] = {
+        "category": category, "urls": links[:MAX_URL_LINES],
+        "where_seen": {"type": where, "platform": platform or None, "account": account or None},
+        "description": description or None, "reporter_role": REPORTER_ROLE[role or ""],
+        "reporter_country": country, "child_in_immediate_danger": danger == "yes", "when_seen": when, "locale": locale,
+    }
+    if contact and len(contact) >= 3:
+        fields.update(contact=contact, contact_consent=True)
+    return fields, {}
+
+
+def plain(markdown: str) -> str:
+    """A resource body's short Markdown as plain text: link labels kept, emphasis markers dropped."""
+    text = re.sub(r"\[([^\]]+)\]\((?:https?://|tel:)[^)]+\)", r"\1", markdown)
+    return re.sub(r"(\*\*|__|\*|_)(\S(?:.*?\S)?)\1", r"\2", text)
+
+
+def add_routes(app: web.Application) -> None:
+    env = aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("frontdoor.channels.web", "templates"), autoescape=True)
+    env.filters["plain"] = plain
+    app.router.add_get("/report", show_form)
+    app.router.add_post("/report", submit_form)

@@ -1,0 +1,117 @@
+"""The one place where exceptions become HTTP: a uniform `{"error", "message"}` body.
+
+A malformed request is never a 500, and a 500 never echoes the request (it may be a report).
+It is also where each request's deadline lives: the Redis client has no per-command timeout
+(see redis_client.DEFAULTS), so a Redis that hangs is noticed here, as a 503, not as a hang.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..errors import FrontdoorError, InvalidInput, RateLimited
+from ..storage.client import UNAVAILABLE
+from .deadlines import Deadlines
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_reply(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """Every JSON answer: orjson writes a chat turn's reply in a fraction of json.dumps's time."""
+    return web.Response(body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status=status, headers=headers,
+                        content_type="application/json", charset="utf-8")
+
+
+def json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
+    return json_reply({"error": code, "message": message}, status=status, headers=headers or None)
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               413: "too_large", 415: "unsupported_media_type"}
+
+
+UNAVAILABLE_MESSAGE = "The service cannot store or read reports right now. Please try again in a few minutes."
+
+
+Guard = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+
+def error_guard(deadline_s: float) -> Guard:
+    """Exceptions to JSON errors, and a deadline for the request as a whole (body, Redis, reply):
+    past it the request is cancelled and answered 503 like a Redis that is down. Not a middleware of
+    its own: the security middleware calls it (api/security.py), one layer fewer on every request."""
+    deadlines = Deadlines(deadline_s)
+
+    async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            async with deadlines.bound():
+                return await handler(request)
+        except FrontdoorError as exc:
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+            if isinstance(exc, RateLimited):
+                headers["Retry-After"] = str(exc.retry_after_s)
+            return json_error(exc.status, exc.code, exc.message, **headers)
+        except web.HTTPRequestEntityTooLarge as exc:
+            return json_error(413, "too_large", f"The request body is too large ({exc.text}).")
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = _HTTP_CODES.get(exc.status, "http_error")
+            message = exc.reason if exc.status != 404 else "There is nothing at this address."
+            headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+            return json_error(exc.status, code, message, **headers)
+        except TimeoutError:  # the deadline passed (checked before UNAVAILABLE: a TimeoutError is an OSError)
+            log.warning("deadline of %g s passed: %s %s answered 503", deadline_s, request.method, _route(request))
+            return json_error(503, "unavailable", UNAVAILABLE_MESSAGE, **{"Retry-After": "30"})
+        except UNAVAILABLE:  # Redis (one node or a cluster) cannot answer now
+            log.warning("redis unavailable: %s %s answered 503", request.method, _route(request))
+            return json_error(503, "unavailable", UNAVAILABLE_MESSAGE, **{"Retry-After": "30"})
+        except Exception as exc:
+            # The exception's message may quote what was sent (a report): log its type and where it
+            # was raised, never its text.
+            log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, _route(request),
+                      "".join(traceback.format_tb(exc.__traceback__)))
+            return json_error(500, "internal", "Something went wrong on our side. Nothing you sent was kept.")
+
+    return guarded
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "-"
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON, or a 4xx that says what is wrong with it."""
+    declared = request.headers.get("Content-Type", "")
+    # The usual forms decided at once; anything else as aiohttp parses it (case, spaces, parameters).
+    usual = declared in ("application/json", "application/json; charset=utf-8")
+    if not usual and request.content_type != "application/json":
+        raise _Unsupported("Send the body as JSON with Content-Type: application/json.")
+    raw = await request.read()  # enforces client_max_size (413)
+    try:
+        # orjson, unlike json.loads, refuses what would fail later, when stored: lone surrogates
+        # ("\ud800" is valid JSON but no text), bytes that are not UTF-8 (UTF-16 bodies included),
+        # NaN and infinities; and nesting deeper than 1,024.
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"The body is not valid JSON: {exc}", code="malformed_json") from None
+    return body
+
+
+def read_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidInput("The body must be a JSON object.", code="invalid_type")
+    return body
+
+
+class _Unsupported(FrontdoorError):
+    code = "unsupported_media_type"
+    status = 415

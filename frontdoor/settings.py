@@ -1,5 +1,8 @@
 """Typed, frozen settings read once from the environment and passed in explicitly.
 
+Each channel has a section of its own (`Settings.web`, `Settings.email`, ...): the app factory hands
+a channel its section and nothing else of the settings.
+
 A missing or invalid setting raises `ConfigError` naming the variable; `__main__`
 prints that one line and exits. Nothing else in the package reads `os.environ`.
 """
@@ -19,6 +22,64 @@ _PREFIX = "FRONTDOOR_"
 
 
 @dataclass(frozen=True)
+class HotlineSettings:
+    """Who the reporter is talking to: named on every page and in every message."""
+
+    # Shown to reporters in the greeting ("this is the ... reporting service").
+    name: str = "Hotline"
+    # ISO 3166-1 alpha-2 of the hotline's own country: most reporters write phone numbers
+    # in its national format, so redaction reads them with this region when the reporter's is unknown.
+    country: str | None = None
+    # Where reporters find the web chat (linked from e-mail replies).
+    public_url: str = "http://127.0.0.1:8080/"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The chat widget's API and the no-JavaScript form."""
+
+    # Web pages that may embed the chat widget (CORS), e.g. https://www.hotline.example.
+    origins: tuple[str, ...] = ()
+    # Who may frame our own pages (CSP frame-ancestors): 'none' unless a hotline needs it.
+    frame_ancestors: str = "'none'"
+    # Per client (a keyed, daily-rotating hash of its address) and minute.
+    conversations_per_min: int = 10
+    messages_per_min: int = 60
+    # Behind a reverse proxy the client address is the first X-Forwarded-For entry.
+    trust_forwarded_for: bool = False
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """The e-mail channel. from_env turns it on at port 2525; a Settings built in code has it off
+    unless asked, so tests and tools never bind a port by accident."""
+
+    port: int = 0
+    host: str = "127.0.0.1"
+    addresses: tuple[str, ...] = ("report@localhost",)
+    relay: tuple[str, int] | None = None  # where auto-replies go out; None: no auto-replies
+    max_bytes: int = 1024 * 1024
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.port != 0
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """Messages sent after the request that caused them (see frontdoor/outbox): how hard to try."""
+
+    max_attempts: int = 8
+    first_retry_s: float = 30.0  # then doubling, up to max_retry_s
+    max_retry_s: float = 3600.0
+    poll_s: float = 1.0  # how long a sender waits for new messages before looking again
+    # A message not delivered by then is dropped, and with it the recipient (encrypted) it holds.
+    ttl_s: int = 3 * 86400
+
+
+@dataclass(frozen=True)
 class Settings:
     # None means "start the embedded Redis in data_dir" (make run on a bare machine).
     redis_url: str | None = None
@@ -29,37 +90,15 @@ class Settings:
     lease_s: int = 15 * 60
     retention_days: int = 90
     max_body_bytes: int = 64 * 1024
-    # Every HTTP request as a whole, Redis included: past it the answer is a 503 (a Redis that hangs
-    # holds no request longer; the Redis client itself has no per-command timeout, see redis_client).
+    # Every HTTP request as a whole, Redis included: past it the answer is a 503.
     request_timeout_s: float = 10.0
-    # ISO 3166-1 alpha-2 of the hotline's own country: most reporters write phone numbers
-    # in its national format, so redaction reads them with this region when the reporter's is unknown.
-    hotline_country: str | None = None
     log_level: str = "INFO"
-    # Shown to reporters in the greeting ("this is the ... reporting service").
-    hotline_name: str = "Hotline"
     # A conversation nobody answered for this long is forgotten.
     conversation_idle_s: int = 2 * 3600
-    # Web pages that may embed the chat widget (CORS), e.g. https://www.hotline.example.
-    web_origins: tuple[str, ...] = ()
-    # Who may frame our own pages (CSP frame-ancestors): 'none' unless a hotline needs it.
-    frame_ancestors: str = "'none'"
-    # Per client (a keyed, daily-rotating hash of its address) and minute.
-    rate_conversations_per_min: int = 10
-    rate_messages_per_min: int = 60
-    # Behind a reverse proxy the client address is the first X-Forwarded-For entry.
-    trust_forwarded_for: bool = False
-    # The e-mail channel. from_env turns it on at port 2525; a Settings built in code has it off
-    # unless asked, so tests and tools never bind a port by accident.
-    smtp_port: int = 0
-    smtp_host: str = "127.0.0.1"
-    report_addresses: tuple[str, ...] = ("report@localhost",)
-    smtp_relay: tuple[str, int] | None = None  # where auto-replies go out; None: no auto-replies
-    smtp_max_bytes: int = 1024 * 1024
-    smtp_tls_cert: Path | None = None
-    smtp_tls_key: Path | None = None
-    # Where reporters find the web chat (linked from e-mail replies).
-    public_url: str = "http://127.0.0.1:8080/"
+    hotline: HotlineSettings = HotlineSettings()
+    web: WebSettings = WebSettings()
+    email: EmailSettings = EmailSettings()
+    outbox: OutboxSettings = OutboxSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,25 +166,34 @@ class Settings:
             retention_days=integer("RETENTION_DAYS", 90, 1, 3650),
             max_body_bytes=integer("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
             request_timeout_s=integer("REQUEST_TIMEOUT_SECONDS", 10, 1, 300),
-            hotline_country=country,
             log_level=level,
-            hotline_name=(get("HOTLINE_NAME") or "Hotline")[:80],
             conversation_idle_s=integer("CONVERSATION_IDLE_MINUTES", 120, 5, 24 * 60) * 60,
-            web_origins=_origins(get("WEB_ORIGINS")),
-            frame_ancestors=_frame_ancestors(get("FRAME_ANCESTORS")),
-            rate_conversations_per_min=integer("RATE_CONVERSATIONS_PER_MINUTE", 10, 1, 100_000),
-            rate_messages_per_min=integer("RATE_MESSAGES_PER_MINUTE", 60, 1, 100_000),
-            trust_forwarded_for=boolean("TRUST_FORWARDED_FOR", False),
-            smtp_port=integer("SMTP_PORT", 2525, 0, 65535),
-            smtp_host=get("SMTP_HOST") or "127.0.0.1",
-            report_addresses=_addresses(get("REPORT_ADDRESSES")),
-            smtp_relay=_host_port("SMTP_RELAY", get("SMTP_RELAY")),
-            smtp_max_bytes=integer("SMTP_MAX_BYTES", 1024 * 1024, 10 * 1024, 64 * 1024 * 1024),
-            smtp_tls_cert=_file("SMTP_TLS_CERT", get("SMTP_TLS_CERT")),
-            smtp_tls_key=_file("SMTP_TLS_KEY", get("SMTP_TLS_KEY")),
-            public_url=_url("PUBLIC_URL", get("PUBLIC_URL") or "http://127.0.0.1:8080/"),
+            hotline=HotlineSettings(
+                name=(get("HOTLINE_NAME") or "Hotline")[:80],
+                country=country,
+                public_url=_url("PUBLIC_URL", get("PUBLIC_URL") or "http://127.0.0.1:8080/"),
+            ),
+            web=WebSettings(
+                origins=_origins(get("WEB_ORIGINS")),
+                frame_ancestors=_frame_ancestors(get("FRAME_ANCESTORS")),
+                conversations_per_min=integer("RATE_CONVERSATIONS_PER_MINUTE", 10, 1, 100_000),
+                messages_per_min=integer("RATE_MESSAGES_PER_MINUTE", 60, 1, 100_000),
+                trust_forwarded_for=boolean("TRUST_FORWARDED_FOR", False),
+            ),
+            email=EmailSettings(
+                port=integer("SMTP_PORT", 2525, 0, 65535),
+                host=get("SMTP_HOST") or "127.0.0.1",
+                addresses=_addresses(get("REPORT_ADDRESSES")),
+                relay=_host_port("SMTP_RELAY", get("SMTP_RELAY")),
+                max_bytes=integer("SMTP_MAX_BYTES", 1024 * 1024, 10 * 1024, 64 * 1024 * 1024),
+                tls_cert=_file("SMTP_TLS_CERT", get("SMTP_TLS_CERT")),
+                tls_key=_file("SMTP_TLS_KEY", get("SMTP_TLS_KEY")),
+            ),
+            outbox=OutboxSettings(
+                max_attempts=integer("OUTBOX_MAX_ATTEMPTS", 8, 1, 100),
+                ttl_s=integer("OUTBOX_TTL_HOURS", 72, 1, 24 * 30) * 3600,
+            ),
         )
-
 
 def _origins(raw: str | None) -> tuple[str, ...]:
     if raw is None:

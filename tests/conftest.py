@@ -126,10 +126,10 @@ async def api(aiohttp_client, settings, redis, redis_url):  # type: ignore[no-un
 @pytest.fixture
 def add_analyst(api):  # type: ignore[no-untyped-def]
     """Factory: create an analyst through the app's own Analysts service; returns auth headers."""
-    from frontdoor.app import SERVICES
+    from frontdoor.api.appkeys import ACCOUNTS
 
     async def add(name: str, role: str = "analyst") -> dict[str, str]:
-        token = await api.app[SERVICES].analysts.add(name, role)
+        token = await api.app[ACCOUNTS].add(name, role)
         return {"Authorization": f"Bearer {token}"}
 
     return add

@@ -39,7 +39,8 @@ def test_invalid_setting_names_the_variable(name: str, value: str) -> None:
 def test_settings_defaults_and_values() -> None:
     assert Settings.from_env({}).redis_url is None
     s = Settings.from_env({"FRONTDOOR_QUEUE_SHARDS": "4", "FRONTDOOR_HOTLINE_COUNTRY": "gb", "FRONTDOOR_REDIS_URL": "redis://r:6379/0"})
-    assert (s.queue_shards, s.hotline_country, s.redis_url) == (4, "GB", "redis://r:6379/0")
+    assert (s.queue_shards, s.hotline.country, s.redis_url) == (4, "GB", "redis://r:6379/0")
+    assert (s.email.port, s.outbox.ttl_s) == (2525, 72 * 3600)  # e-mail on by default when run as a server
     assert "secret" not in repr(Settings(secret_key=b"s" * 40)).lower().replace("secret_key", "")
 
 

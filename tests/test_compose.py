@@ -323,7 +323,7 @@ def test_dockerfile_cmd_and_expose_match_compose(stage: list[tuple[str, str]], a
     assert (cmd.command, cmd.host, cmd.port) == ("serve", "0.0.0.0", serve_args.port)
     exposed = {int(port.split("/")[0]) for keyword, args in stage if keyword == "EXPOSE" for port in args.split()}
     # HTTP where serve listens, and SMTP on the e-mail channel's port (FRONTDOOR_SMTP_PORT, 2525 by default).
-    smtp_port = Settings.from_env({}).smtp_port
+    smtp_port = Settings.from_env({}).email.port
     assert exposed == {serve_args.port, smtp_port}, exposed
     assert set(container_ports(app)) == exposed
 

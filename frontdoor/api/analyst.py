@@ -11,27 +11,26 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import InvalidInput
-from ..queue import stats
-from .services import services
-from .auth import current, requires
 from ..http.errors import json_reply, read_json, read_object
+from ..queue import stats
+from .appkeys import ACCOUNTS, KEYRING, OUTBOX, QUEUE
+from .auth import current, requires
 
 BOTH = ("analyst", "supervisor")
 
 
 async def _case(request: web.Request, case_id: str) -> dict[str, Any]:
-    svc = services(request)
-    case = await svc.queue.get(case_id)
+    case = await request.app[QUEUE].get(case_id)
     for report in case.get("reports", []):
         if report.get("contact"):
             # The reporter consented to follow-up; analysts see the contact, nobody else does.
-            report["contact"] = svc.keyring.decrypt(report["contact"]["ciphertext"])
+            report["contact"] = request.app[KEYRING].decrypt(report["contact"]["ciphertext"])
     return case
 
 
 @requires(*BOTH)
 async def claim(request: web.Request) -> web.StreamResponse:
-    case_id = await services(request).queue.claim(current(request).name)
+    case_id = await request.app[QUEUE].claim(current(request).name)
     if case_id is None:
         return web.Response(status=204)
     return json_reply(await _case(request, case_id))
@@ -46,7 +45,7 @@ async def get_case(request: web.Request) -> web.Response:
 async def assessment(request: web.Request) -> web.Response:
     body = read_object(await read_json(request))
     case_id = request.match_info["case_id"]
-    await services(request).queue.assess_document(case_id, current(request).name, body)
+    await request.app[QUEUE].assess_document(case_id, current(request).name, body)
     return json_reply(await _case(request, case_id))
 
 
@@ -58,21 +57,21 @@ async def actions(request: web.Request) -> web.Response:
     if not isinstance(body["actions"], list):
         raise InvalidInput("actions: must be a list of actions", code="invalid_type")
     case_id = request.match_info["case_id"]
-    await services(request).queue.record_actions(case_id, current(request).name, body["actions"])
+    await request.app[QUEUE].record_actions(case_id, current(request).name, body["actions"])
     return json_reply(await _case(request, case_id))
 
 
 @requires(*BOTH)
 async def release(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
-    await services(request).queue.release(case_id, current(request).name)
+    await request.app[QUEUE].release(case_id, current(request).name)
     return json_reply(await _case(request, case_id))
 
 
 @requires(*BOTH)
 async def renew(request: web.Request) -> web.Response:
     case_id = request.match_info["case_id"]
-    await services(request).queue.renew(case_id, current(request).name)
+    await request.app[QUEUE].renew(case_id, current(request).name)
     return json_reply(await _case(request, case_id))
 
 
@@ -82,11 +81,10 @@ async def reassign(request: web.Request) -> web.Response:
     target = body.get("analyst")
     if not isinstance(target, str) or set(body) != {"analyst"}:
         raise InvalidInput("Send {\"analyst\": \"<name>\"}.", code="invalid_field")
-    svc = services(request)
-    if await svc.analysts.get(target) is None:
+    if await request.app[ACCOUNTS].get(target) is None:
         raise InvalidInput(f"analyst: no analyst named {target!r}", code="analyst_not_found")
     case_id = request.match_info["case_id"]
-    await svc.queue.reassign(case_id, current(request).name, target)
+    await request.app[QUEUE].reassign(case_id, current(request).name, target)
     return json_reply(await _case(request, case_id))
 
 
@@ -95,7 +93,7 @@ async def find(request: web.Request) -> web.Response:
     url = request.query.get("url")
     if not url:
         raise InvalidInput("Give the URL to look for as ?url=...", code="missing_field")
-    cases = await services(request).queue.find_by_url(url)
+    cases = await request.app[QUEUE].find_by_url(url)
     return json_reply({"cases": cases})
 
 
@@ -114,9 +112,10 @@ async def get_stats(request: web.Request) -> web.Response:
     since_default, until_default = stats.default_range(datetime.now(timezone.utc).date())
     since, until = _day(request, "since", since_default), _day(request, "until", until_default)
     try:
-        figures = await stats.collect(services(request).queue, since, until)
+        figures = await stats.collect(request.app[QUEUE], since, until)
     except ValueError as exc:
         raise InvalidInput(str(exc), code="invalid_field") from None
+    figures["outbox"] = await request.app[OUTBOX].counts()  # replies waiting, and dead letters to look at
     return json_reply(figures)
 
 
@@ -126,7 +125,7 @@ async def add_analyst(request: web.Request) -> web.Response:
     if set(body) - {"name", "role"} or not isinstance(body.get("name"), str):
         raise InvalidInput("Send {\"name\": \"...\", \"role\": \"analyst\" | \"supervisor\"}.", code="invalid_field")
     role = body.get("role", "analyst")
-    token = await services(request).analysts.add(body["name"], str(role))
+    token = await request.app[ACCOUNTS].add(body["name"], str(role))
     return json_reply({"name": body["name"], "role": role, "token": token}, status=201)
 
 

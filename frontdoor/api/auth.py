@@ -7,10 +7,10 @@ from functools import wraps
 
 from aiohttp import web
 
-from .accounts import Analyst, Analysts
 from ..errors import Forbidden, Unauthorized
+from .accounts import Analyst
+from .appkeys import ACCOUNTS
 
-ANALYSTS_KEY = web.AppKey("analysts", Analysts)
 ANALYST_KEY = web.RequestKey("analyst", Analyst)
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -30,7 +30,7 @@ def requires(*roles: str) -> Callable[[Route], Route]:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("Send your analyst token as 'Authorization: Bearer <token>'.")
-            analyst = await request.app[ANALYSTS_KEY].authenticate(token.strip())
+            analyst = await request.app[ACCOUNTS].authenticate(token.strip())
             if analyst is None:
                 raise Unauthorized("This token is not valid (it may have been revoked).", code="invalid_token")
             if analyst.role not in roles:

@@ -7,9 +7,8 @@ import asyncio
 from aiohttp import web
 
 from ..errors import NotFound
-from ..reports.build import build_report
-from .services import services
 from ..http.errors import json_error, json_reply, read_json
+from .appkeys import INTAKE, PING
 from .openapi import document
 
 # A probe wants its answer sooner than the request deadline: a Redis that hangs is "not ready" in 2 s.
@@ -19,17 +18,13 @@ NEXT_STEPS = ("Thank you. Your report is anonymous. Keep your receipt code: with
 
 
 async def submit_report(request: web.Request) -> web.Response:
-    svc = services(request)
-    body = await read_json(request)
-    report = build_report(body, channel="api", keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
-                          default_region=svc.settings.hotline_country)
-    submitted = await svc.queue.submit(report)
-    return json_reply({"report": submitted.report_id, "receipt": submitted.receipt, "status": "received",
+    accepted = await request.app[INTAKE].submit(await read_json(request), "api")
+    return json_reply({"report": accepted.report_id, "receipt": accepted.receipt, "status": "received",
                        "message": NEXT_STEPS}, status=201)
 
 
 async def receipt(request: web.Request) -> web.Response:
-    status = await services(request).queue.receipt_status(request.match_info["code"])
+    status = await request.app[INTAKE].status(request.match_info["code"])
     if status is None:
         raise NotFound("We have no report with this receipt code. Check the code and try again.", code="receipt_not_found")
     return json_reply({"status": status})
@@ -42,7 +37,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
-            await services(request).redis.ping()
+            await request.app[PING]()
     except Exception:  # any failure to reach Redis means not ready; the reason is in the Redis client log
         return json_error(503, "unavailable", "Redis is not reachable.")
     return json_reply({"status": "ready"})

@@ -9,6 +9,7 @@ to the dispatcher, and the caller decides how they reach the reporter.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -17,11 +18,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from .. import ids
+from ..keyring import Keyring
 from ..reports import redaction, urls
-from ..reports.build import CHANNELS, build_report
+from ..reports.build import CHANNELS
+from ..reports.intake import ReportIntake
 from . import form, i18n
 from .countries import country_name, parse_country
-from .services import DialogServices
 
 if TYPE_CHECKING:
     from ..prevention_content import Catalog, Resource
@@ -54,18 +56,32 @@ def _is_skip(value: str, locale: str) -> bool:
     return value.lower() in {"skip", i18n.text(locale, "skip").lower()}
 
 
-class _Base:
-    """Services are passed in by the driver, or built from the environment when rasa-sdk's
-    executor instantiates the action itself (`python -m rasa_sdk --actions frontdoor.dialog.actions`)."""
+@dataclass(frozen=True)
+class ActionContext:
+    """What the actions need: given by the engine, or built from the environment when rasa-sdk's
+    executor makes the actions itself (`frontdoor actions`, see `_Base`)."""
 
-    def __init__(self, services: DialogServices | None = None) -> None:
-        self._services = services
+    intake: ReportIntake
+    keyring: Keyring  # a contact is encrypted the moment it is validated
+    catalog: Catalog
+    default_region: str | None = None  # the hotline's country, for reading phone numbers
+
+
+class _Base:
+    """Given its context by the driver, or built from the environment on first use when rasa-sdk's
+    executor instantiates the action itself (`python -m rasa_sdk --actions frontdoor.dialog.actions`):
+    Sanic pickles the executor into its worker, and a live Redis client cannot be pickled."""
+
+    def __init__(self, context: ActionContext | None = None) -> None:
+        self._context = context
 
     @property
-    def services(self) -> DialogServices:
-        if self._services is None:
-            self._services = DialogServices.from_env()
-        return self._services
+    def context(self) -> ActionContext:
+        if self._context is None:
+            from ..app import action_context_from_env  # the composition root; imported late, it imports us
+
+            self._context = action_context_from_env()
+        return self._context
 
 
 class ValidateReportForm(_Base, FormValidationAction):
@@ -164,7 +180,7 @@ class ValidateReportForm(_Base, FormValidationAction):
 
     def _region(self, tracker: Tracker) -> str | None:
         return (redaction.region_for(tracker.get_slot("country") or None, locale_of(tracker))
-                or redaction.region_for(self.services.default_region, None))
+                or redaction.region_for(self.context.default_region, None))
 
     def validate_urls(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         locale, raw = locale_of(tracker), _clean(value)
@@ -227,7 +243,7 @@ class ValidateReportForm(_Base, FormValidationAction):
         if len(text) < 3:
             return {"contact": None}
         # Encrypted at once: the conversation state never holds a reporter's contact in clear.
-        return {"contact": self.services.keyring.encrypt(text[: form.SLOTS["contact"].max_chars])}
+        return {"contact": self.context.keyring.encrypt(text[: form.SLOTS["contact"].max_chars])}
 
     async def validate_receipt_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
@@ -235,7 +251,7 @@ class ValidateReportForm(_Base, FormValidationAction):
         if _is_skip(raw, locale):
             return {"receipt_code": ""}
         code = ids.canonical_receipt(raw)
-        status = await self.services.queue.receipt_status(code) if code else None
+        status = await self.context.intake.status(code) if code else None
         if status is None:
             say(dispatcher, i18n.text(locale, "receipt_unknown"))
             return {"receipt_code": None}
@@ -258,16 +274,15 @@ class ActionSubmitReport(_Base, Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         locale = locale_of(tracker)
-        submitted = await self.services.queue.submit(self.prepare(tracker.slots, locale))
-        self.announce(dispatcher, locale, submitted.receipt)
-        return [SlotSet("receipt", submitted.receipt)]
+        accepted = await self.context.intake.submit(self.fields(tracker.slots, locale), self.channel(tracker.slots))
+        self.announce(dispatcher, locale, accepted.receipt)
+        return [SlotSet("receipt", accepted.receipt)]
 
-    # The two halves of `run` around the submit, for a driver that stores the conversation between
-    # them (the engine: see Dialog._complete).
+    # The engine prepares the report with the intake and queues it once the conversation holding it is
+    # written (see Dialog._complete); rasa-sdk's executor submits it in one go (`run`).
 
-    def prepare(self, slots: dict[str, Any], locale: str) -> dict[str, Any]:
-        """The report the filled form makes (report.build_report: validated, redacted), not yet queued."""
-        svc = self.services
+    def fields(self, slots: dict[str, Any], locale: str) -> dict[str, Any]:
+        """The submission the filled form makes, for the intake."""
         no_link = slots.get("urls") == []
         fields: dict[str, Any] = {
             "category": slots["category"],
@@ -284,12 +299,14 @@ class ActionSubmitReport(_Base, Action):
         if no_link and not fields["where_seen"]:
             fields["where_seen"] = {"type": "other", "platform": slots.get("platform"), "account": slots.get("account") or None}
         if slots.get("contact"):
-            fields["contact"] = svc.keyring.decrypt(slots["contact"])
+            fields["contact"] = self.context.keyring.decrypt(slots["contact"])
             fields["contact_consent"] = True
+        return fields
+
+    @staticmethod
+    def channel(slots: dict[str, Any]) -> str:
         # A Rasa assistant may not set the channel slot, or set its own names ("rest"): those are "api".
-        channel = str(slots["channel"]) if slots.get("channel") in CHANNELS else "api"
-        return build_report(fields, channel=channel, keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
-                            default_region=svc.default_region)
+        return str(slots["channel"]) if slots.get("channel") in CHANNELS else "api"
 
     @staticmethod
     def announce(dispatcher: CollectingDispatcher, locale: str, receipt: str) -> None:
@@ -306,7 +323,7 @@ class ActionOfferResources(_Base, Action):
         path = slots.get("path")
         if path == "self":
             say(dispatcher, i18n.text(locale, "self_intro"))
-        chosen = resources_for(self.services.catalog, path=path, role=slots.get("role"), category=slots.get("category"),
+        chosen = resources_for(self.context.catalog, path=path, role=slots.get("role"), category=slots.get("category"),
                                topic=slots.get("topic"), country=slots.get("country") or None, locale=locale)
         if chosen:
             cards = [{"title": r.title, "body": r.body, "url": r.url, "phone_display": r.phone_display,
@@ -359,9 +376,9 @@ def resources_for(catalog: Catalog, *, path: str | None, role: str | None, categ
     return catalog.select(audience=audience, topic=chosen_topic, country=country, locale=locale, limit=3)
 
 
-def registered(services: DialogServices | None = None) -> list[Action]:
+def registered(context: ActionContext | None = None) -> list[Action]:
     """Every action this package serves: the explicit list, not discovery by subclass scanning."""
-    return [ValidateReportForm(services), ActionSubmitReport(services), ActionOfferResources(services),
-            ActionAskUrls(services), ActionAskConfirm(services), ActionAskChangeField(services)]
+    return [ValidateReportForm(context), ActionSubmitReport(context), ActionOfferResources(context),
+            ActionAskUrls(context), ActionAskConfirm(context), ActionAskChangeField(context)]
 
 

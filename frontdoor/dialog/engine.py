@@ -10,24 +10,30 @@ and safeguarding, which answers words of danger at once and then carries on.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from .. import ids
-from ..errors import Conflict, NotFound, Unavailable
+from ..errors import NotFound, Unavailable
 from ..keyring import Keyring
+from ..reports.intake import ReportIntake
 from . import form, i18n
-from .actions import ActionOfferResources, ActionSubmitReport, ValidateReportForm
+from .actions import ActionContext, ActionOfferResources, ActionSubmitReport, ValidateReportForm
 from .domain import domain as rasa_domain
 from .messages import EXPECTS, ConversationKey, Inbound, Message, QuickReply, ResourceCard, Turn
-from .services import DialogServices
-from .store import ConversationStore, Loaded
+from .store import Answered, ConversationStore, Loaded
+
+if TYPE_CHECKING:
+    from ..prevention_content import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +55,35 @@ class ConversationNotFound(NotFound):
 
 
 class Dialog:
-    def __init__(self, services: DialogServices, store: ConversationStore) -> None:
-        self.services = services
-        self.store = store
-        self.keyring: Keyring = services.keyring
-        self._validate = ValidateReportForm(services)
-        self._submit = ActionSubmitReport(services)
-        self._offer = ActionOfferResources(services)
+    def __init__(self, store: ConversationStore, intake: ReportIntake, keyring: Keyring, catalog: Catalog, *,
+                 default_region: str | None = None, hotline_name: str = "Hotline") -> None:
+        self._store = store
+        self._intake = intake
+        self._keyring = keyring
+        self._catalog = catalog
+        self._hotline_name = hotline_name
+        context = ActionContext(intake, keyring, catalog, default_region)
+        self._validate = ValidateReportForm(context)
+        self._submit = ActionSubmitReport(context)
+        self._offer = ActionOfferResources(context)
         self._domain: DomainDict = rasa_domain()
         self._sent: OrderedDict[str, None] = OrderedDict()
+
+    def pseudonym(self, key: ConversationKey) -> str:
+        """The conversation's only name in Redis and logs: a keyed hash of channel and sender."""
+        return self._keyring.pseudonym(key.channel, key.sender)
+
+    async def aclose(self) -> None:
+        await self._store.aclose()
 
     # -- entry points -----------------------------------------------------------
 
     async def start(self, key: ConversationKey, *, locale_hint: str | None = None,
                     country_hint: str | None = None) -> Turn:
         """Begin (or begin again) a conversation: the greeting and the first question."""
-        pseudonym = self.keyring.pseudonym(key.channel, key.sender)
         state = self._new_state(key.channel, i18n.choose_locale(locale_hint), country_hint)
         messages = self._greeting(state)
-        await self.store.save(pseudonym, state)
+        await self._store.save(self.pseudonym(key), state)
         return Turn(messages, locale=state["slots"]["language"])
 
     async def turn(self, key: ConversationKey, inbound: Inbound, *, locale_hint: str | None = None,
@@ -84,12 +100,20 @@ class Dialog:
         in an outbox (conditional, as every turn: so a stale copy never submits anything), then
         queues the report. Should the second fail, the reporter has been told nothing yet, and the
         conversation's next turn, in whichever process, queues it (again: the queue refuses a report
-        it already holds) and shows its receipt."""
-        pseudonym = self.keyring.pseudonym(key.channel, key.sender)
-        loaded = await self.store.load(pseudonym)
+        it already holds) and shows its receipt.
+
+        An inbound with a `message_id` is answered once: its answer is kept with the commit, and the
+        same id again (a provider's redelivery, even one arriving concurrently) gets that answer back
+        without moving the conversation on (ConversationStore.commit)."""
+        pseudonym = self.pseudonym(key)
+        digest = hashlib.sha256(inbound.message_id.encode()).hexdigest()[:32] if inbound.message_id else None
+        loaded = await self._store.load(pseudonym)
         for _ in range(MAX_ATTEMPTS):
             turn, state = await self._compute(loaded, inbound, key.channel, locale_hint, country_hint, start_if_missing)
-            current = await self.store.commit(pseudonym, loaded, state)
+            answer = (digest, orjson.dumps(turn.as_dict())) if digest else None
+            current = await self._store.commit(pseudonym, loaded, state, answer=answer)
+            if isinstance(current, Answered):
+                return await self._answered_before(pseudonym, Turn.from_dict(orjson.loads(current.answer)))
             if current is None:
                 outbox = state.get("outbox") if state is not None else None
                 if outbox is not None:  # written just now, by this turn (_compute takes any older one out)
@@ -98,6 +122,16 @@ class Dialog:
             log.info("conversation moved on in Redis meanwhile: turn computed again")
             loaded = current
         raise Unavailable("This conversation is busy. Please try again in a moment.")
+
+    async def _answered_before(self, pseudonym: str, turn: Turn) -> Turn:
+        """A redelivered inbound's first answer. If that answer was a receipt, the report it names may
+        not be queued yet (Redis failed right after the first commit): queue it from the state's
+        outbox now, so a receipt a reporter is shown always names a stored report."""
+        if turn.status == "submitted":
+            outbox = ((await self._store.read(pseudonym)).state or {}).get("outbox")
+            if outbox is not None and outbox["report"]["id"] not in self._sent:
+                await self._queue(outbox)
+        return turn
 
     async def _compute(self, loaded: Loaded, inbound: Inbound, channel: str, locale_hint: str | None,
                        country_hint: str | None, start_if_missing: bool) -> tuple[Turn, dict[str, Any] | None]:
@@ -149,14 +183,9 @@ class Dialog:
         return Turn(messages, status="submitted", receipt=receipt, locale=locale)
 
     async def _queue(self, outbox: dict[str, Any]) -> str:
-        """Submit once or again: a report the queue holds already is done (its receipt is the outbox's)."""
+        """Queue once or again: a report the queue holds already is done (its receipt is the outbox's)."""
         report = outbox["report"]
-        try:
-            receipt = (await self.services.queue.submit(report, receipt=outbox["receipt"])).receipt
-        except Conflict as exc:
-            if exc.code != "duplicate_report":
-                raise
-            receipt = outbox["receipt"]
+        receipt = (await self._intake.enqueue(report, receipt=outbox["receipt"])).receipt
         self._sent[report["id"]] = None
         while len(self._sent) > SENT_REMEMBERED:
             self._sent.popitem(last=False)
@@ -206,7 +235,9 @@ class Dialog:
         slots = state["slots"]
         path, receipt, status = slots.get("path"), None, "open"
         if path == "report":
-            report, receipt = self._submit.prepare(slots, slots["language"]), ids.new_receipt()
+            fields = self._submit.fields(slots, slots["language"])
+            report = self._intake.prepare(fields, self._submit.channel(slots))
+            receipt = ids.new_receipt()
             state["outbox"] = {"report": report, "receipt": receipt}
             dispatcher = CollectingDispatcher()
             self._submit.announce(dispatcher, slots["language"], receipt)
@@ -257,8 +288,8 @@ class Dialog:
 
     def _greeting(self, state: dict[str, Any]) -> list[Message]:
         slots = state["slots"]
-        emergency = self.services.catalog.emergency_number(slots.get("country") or None)
-        greeting = self._t(state, "greeting", hotline=self.services.hotline_name, emergency=emergency)
+        emergency = self._catalog.emergency_number(slots.get("country") or None)
+        greeting = self._t(state, "greeting", hotline=self._hotline_name, emergency=emergency)
         return [Message(greeting)] + self._ask_next(state)
 
     def _ask_next(self, state: dict[str, Any], name: str | None = None) -> list[Message]:
@@ -292,7 +323,7 @@ class Dialog:
 
     def _safeguarding(self, state: dict[str, Any], text: str) -> list[Message]:
         """Words of danger get the emergency number and a helpline at once, before anything else."""
-        catalog = self.services.catalog
+        catalog = self._catalog
         hits = catalog.safeguarding_hits(text)
         if not hits:
             return []

@@ -6,7 +6,7 @@ type (a URL field, a yes/no keyboard), and `resources` into cards with tel: link
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Expects = Literal["choice", "url", "text", "yes_no", "country", "none"]
@@ -46,10 +46,16 @@ class Message:
 
 @dataclass(frozen=True)
 class Inbound:
-    """One thing the reporter sent: typed text, or the payload of a quick reply they chose."""
+    """One thing the reporter sent: typed text, or the payload of a quick reply they chose.
+
+    `message_id` is the provider's id for it, where the channel has one (a Telegram update, a WhatsApp
+    message, a Twilio MessageSid): a provider redelivers what it thinks we did not take, and the
+    dialog answers a redelivery as it answered the first time, moving the conversation on only once.
+    """
 
     text: str | None = None
     payload: str | None = None
+    message_id: str | None = None
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.payload is None):
@@ -81,4 +87,19 @@ class Turn:
     status: Status = "open"
     receipt: str | None = None
     locale: str = "en"
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"messages": [m.as_dict() for m in self.messages], "status": self.status, "receipt": self.receipt,
+                "locale": self.locale}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Turn:
+        """A turn as `as_dict` wrote it (the answer kept for a redelivered inbound)."""
+        return cls([message_from_dict(m) for m in data["messages"]], data["status"], data["receipt"], data["locale"])
+
+
+def message_from_dict(data: dict[str, Any]) -> Message:
+    expects = data.get("expects", "none")
+    return Message(data["text"], tuple(QuickReply(q["title"], q["payload"]) for q in data.get("quick_replies", [])),
+                   expects if expects in EXPECTS else "none",
+                   tuple(ResourceCard(**r) for r in data.get("resources", [])))

@@ -1,6 +1,6 @@
 """Conversation state in Redis, and a cache of it in this process so that a turn costs one round trip.
 
-Redis holds two keys per conversation, both under the hash tag `{c:<pseudonym>}` (one cluster slot):
+Redis holds two keys per conversation (and the answers to recent inbounds), all under the hash tag `{c:<pseudonym>}` (one cluster slot):
 `state`, "<revision>|<JSON>" with the idle TTL, and `seen`, a marker that outlives it so a reporter
 coming back is told the conversation expired. The revision is random and new on every write, so it
 names one write: a conversation forgotten or expired and begun again never reuses a revision an
@@ -14,6 +14,11 @@ again from that. A cached entry is trusted for less than the idle TTL (its clock
 write is sent), so Redis never expires a state this process would still serve from memory. Nothing
 with an effect outside the conversation runs before its commit succeeds: a report goes into the
 state's outbox and is queued after the write (see Dialog.turn).
+
+A channel whose provider redelivers (webhooks) gives each inbound its provider's message id; the
+commit then keeps the turn's answer for a day under the id's digest, in the same script and slot,
+and a second commit for the same inbound writes nothing and hands that answer back: however often
+and however concurrently an inbound arrives, the conversation moves on once and answers the same.
 
 Nothing in a state is a raw sender id, and free text in it is already redacted, in Redis and here.
 """
@@ -30,35 +35,15 @@ from typing import Any
 import orjson
 
 from ..storage import keys
-from redis.exceptions import NoScriptError
-
 from ..storage.client import COMMAND_TIMEOUT_S, AutoPipeline, Client
+from ..storage.scripts import Script, source
 
 STATE_VERSION = 1
 SEEN_TTL_S = 7 * 86400  # long enough to say "this expired" to someone who comes back within a week
 CACHE_ENTRIES = 10_000  # about 1-5 KB each: tens of MB at most
 _REVISION = re.compile(r"([0-9A-Fa-f]+)\|")  # the same pattern as the script's '^(%x+)|'
 
-# KEYS: state, seen. ARGV: the revision the turn was computed from ("": nothing stored; "*": write
-# whatever is stored), the new revision ("": forget the conversation), the state's JSON, the idle TTL,
-# the seen marker's TTL. Answers {1} when written, or {0, stored state or nil, seen marker exists} when
-# the revision moved on. Sent as EVALSHA (redis-py's Script): the body crosses the wire once.
-_COMMIT = """
-if ARGV[1] ~= '*' then
-  local stored = redis.call('GET', KEYS[1])
-  local revision = stored and string.match(stored, '^(%x+)|') or ''
-  if revision ~= ARGV[1] then
-    return {0, stored, redis.call('EXISTS', KEYS[2])}
-  end
-end
-if ARGV[2] == '' then
-  redis.call('DEL', KEYS[1], KEYS[2])
-else
-  redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
-  redis.call('SET', KEYS[2], '1', 'EX', ARGV[5])
-end
-return {1}
-"""
+ANSWER_TTL_S = 86400  # a provider redelivering the same inbound within a day gets the same answer
 
 
 @dataclass
@@ -66,6 +51,13 @@ class Loaded:
     state: dict[str, Any] | None
     seen_before: bool
     revision: str = ""  # the stored revision this state is a copy of ("": nothing, or nothing readable)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The inbound was answered before (a redelivery): nothing was written; this was the answer."""
+
+    answer: str  # JSON, as the turn that first took the inbound wrote it
 
 
 @dataclass
@@ -83,7 +75,7 @@ class ConversationStore:
         self.idle_ttl_s = idle_ttl_s
         self.cache_entries = cache_entries
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
-        self._commit = redis.register_script(_COMMIT)  # type: ignore[misc]  # RedisCluster has it too, typed for Redis
+        self._commit = Script(redis, source(__package__, "commit.lua"))
 
     async def load(self, pseudonym: str) -> Loaded:
         """The state this process wrote last, if it is still young enough to trust; else Redis's."""
@@ -101,26 +93,32 @@ class ConversationStore:
         raw, seen = await self.redis.mget([keys.conversation(pseudonym), keys.conversation_seen(pseudonym)])
         return _parse(raw, seen is not None)
 
-    async def commit(self, pseudonym: str, loaded: Loaded, state: dict[str, Any] | None) -> Loaded | None:
+    async def commit(self, pseudonym: str, loaded: Loaded, state: dict[str, Any] | None, *,
+                     answer: tuple[str, bytes] | None = None) -> Loaded | Answered | None:
         """Write `state` if Redis still holds the revision `loaded` was read at; None forgets the
         conversation (`stop`: nothing is kept, not even that it happened, here or in Redis). None when
-        done; otherwise what Redis holds, to compute the turn again from."""
-        return await self._write(pseudonym, loaded.revision, state)
+        done; otherwise what Redis holds, to compute the turn again from.
+
+        `answer`, (the inbound's digest, the turn as JSON), is kept with the write for a day; when one
+        is kept already, nothing is written and `Answered` hands it back."""
+        return await self._write(pseudonym, loaded.revision, state, answer)
 
     async def save(self, pseudonym: str, state: dict[str, Any]) -> None:
         """Write `state` whatever Redis holds (a conversation begun, or begun again)."""
-        await self._write(pseudonym, "*", state)
+        await self._write(pseudonym, "*", state, None)
 
-    async def _write(self, pseudonym: str, expected: str, state: dict[str, Any] | None) -> Loaded | None:
+    async def _write(self, pseudonym: str, expected: str, state: dict[str, Any] | None,
+                     answer: tuple[str, bytes] | None) -> Loaded | Answered | None:
         revision = _new_revision() if state is not None else ""
         body = _dump(state) if state is not None else b""
         trusted_until = time.monotonic() + self.idle_ttl_s  # before sending: Redis's TTL starts later
-        names = [keys.conversation(pseudonym), keys.conversation_seen(pseudonym)]
-        values: list[Any] = [expected, revision, body, self.idle_ttl_s, SEEN_TTL_S]
-        try:
-            reply = await self._writes.execute_command("EVALSHA", self._commit.sha, 2, *names, *values)
-        except NoScriptError:  # Redis restarted or flushed its scripts: redis-py's Script loads it again
-            reply = await self._commit(keys=names, args=values)
+        digest, turn = answer if answer is not None else ("-", b"")
+        names = [keys.conversation(pseudonym), keys.conversation_seen(pseudonym),
+                 keys.conversation_answered(pseudonym, digest)]
+        values: list[Any] = [expected, revision, body, self.idle_ttl_s, SEEN_TTL_S, turn, ANSWER_TTL_S]
+        reply = await self._commit(names, values, via=self._writes)
+        if int(reply[0]) == 2:
+            return Answered(reply[1])
         if int(reply[0]) != 1:
             self._cache.pop(pseudonym, None)
             return _parse(reply[1], bool(reply[2]))

@@ -1,12 +1,13 @@
 """The one place where exceptions become HTTP: a uniform `{"error", "message"}` body.
 
 A malformed request is never a 500, and a 500 never echoes the request (it may be a report).
-It is also where each request's deadline lives: the Redis client has no per-command timeout
-(see redis_client.DEFAULTS), so a Redis that hangs is noticed here, as a 503, not as a hang.
+It is also where each request's deadline lives: a request that takes longer than the configured
+timeout as a whole (a Redis that answers, but slowly) is cancelled and answered 503.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,6 @@ from aiohttp import web
 
 from ..errors import FrontdoorError, InvalidInput, RateLimited
 from ..storage.client import UNAVAILABLE
-from .deadlines import Deadlines
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,12 +46,11 @@ Guard = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 def error_guard(deadline_s: float) -> Guard:
     """Exceptions to JSON errors, and a deadline for the request as a whole (body, Redis, reply):
     past it the request is cancelled and answered 503 like a Redis that is down. Not a middleware of
-    its own: the security middleware calls it (api/security.py), one layer fewer on every request."""
-    deadlines = Deadlines(deadline_s)
+    its own: the security middleware calls it (http/security.py), one layer fewer on every request."""
 
     async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            async with deadlines.bound():
+            async with asyncio.timeout(deadline_s):
                 return await handler(request)
         except FrontdoorError as exc:
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}

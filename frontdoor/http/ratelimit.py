@@ -1,8 +1,11 @@
 """Rate limits per client and minute, without keeping who the client is.
 
-The client's address is replaced at once by a keyed hash under a key that rotates daily
-(Keyring.daily_pseudonym); the counter lives two minutes in Redis, shared by every process.
-Nothing here can be turned back into an address, and nothing links one day's counters to the next.
+A client is what sends the requests: a browser, keyed by its address (`RequestLimits`), or for a
+channel whose requests all come from a provider's servers (a webhook), the conversation, keyed by its
+pseudonym (so one busy reporter does not stop everyone else who writes through the same provider).
+Either is replaced at once by a keyed hash under a key that rotates daily (Keyring.daily_pseudonym);
+the counter lives two minutes in Redis, shared by every process. Nothing here can be turned back
+into an address, and nothing links one day's counters to the next.
 
 Two ways to count a request:
 
@@ -33,6 +36,9 @@ import logging
 import time
 from dataclasses import dataclass
 
+from aiohttp import web
+
+from ..errors import RateLimited
 from ..keyring import Keyring
 from ..storage import keys
 from ..storage.client import UNAVAILABLE, Client
@@ -172,3 +178,34 @@ class RateLimiter:
             self._pending[key] = pending
         if count > self._known.get(key, 0):
             self._known[key] = count
+
+
+class RequestLimits:
+    """The limits of requests that come from reporters' own browsers, keyed on the client address."""
+
+    def __init__(self, limiter: RateLimiter, *, trust_forwarded_for: bool) -> None:
+        self._limiter = limiter
+        self._trust_forwarded_for = trust_forwarded_for
+
+    async def check(self, request: web.Request, kind: str) -> None:
+        """Count this request against its client's per-minute limit; 429 with Retry-After beyond it."""
+        _raise_if_refused(await self._limiter.hit(kind, self.client_address(request)))
+
+    async def admit(self, request: web.Request, kind: str) -> None:
+        """As `check`, without a round trip of its own: the count goes to Redis with the limiter's
+        next flush (RateLimiter.admit)."""
+        _raise_if_refused(await self._limiter.admit(kind, self.client_address(request)))
+
+    def client_address(self, request: web.Request) -> str:
+        """The address to rate-limit on (hashed at once by the limiter, never stored or logged)."""
+        if self._trust_forwarded_for:
+            first = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+            if first:
+                return first
+        return request.remote or "unknown"
+
+
+def _raise_if_refused(verdict: Verdict) -> None:
+    if not verdict.allowed:
+        raise RateLimited("You are sending messages very fast. Please wait a moment and try again.",
+                          retry_after_s=verdict.retry_after_s)

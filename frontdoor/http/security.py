@@ -12,11 +12,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from ..errors import RateLimited
-from .ratelimit import Verdict
-from ..settings import Settings
+from ..settings import WebSettings
 from .errors import Guard, json_reply
-from ..api.services import services
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CORS_PATHS = ("/api/v1/conversations",)
@@ -29,11 +26,11 @@ def csp(frame_ancestors: str) -> str:
             f"form-action 'self'; base-uri 'none'; frame-ancestors {frame_ancestors}")
 
 
-def security_middleware(settings: Settings, inner: Guard) -> Middleware:
+def security_middleware(settings: WebSettings, inner: Guard) -> Middleware:
     """The app's one middleware: preflights answered, the handler run through `inner` (the error
-    guard, api/errors.py), and the headers set on whatever comes back."""
+    guard, http/errors.py), and the headers set on whatever comes back."""
     policy = csp(settings.frame_ancestors)
-    allowed = set(settings.web_origins)
+    allowed = set(settings.origins)
 
     permissions = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
 
@@ -74,32 +71,3 @@ def security_middleware(settings: Settings, inner: Guard) -> Middleware:
 def _allowed(origin: str, request: web.Request, allowed: set[str]) -> bool:
     own = f"{request.scheme}://{request.host}"
     return origin == own or origin in allowed
-
-
-def client_address(request: web.Request, trust_forwarded_for: bool) -> str:
-    """The address to rate-limit on (hashed at once by the limiter, never stored or logged)."""
-    if trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first
-    return request.remote or "unknown"
-
-
-async def limit(request: web.Request, kind: str) -> None:
-    """Count this request against its client's per-minute limit; 429 with Retry-After beyond it."""
-    svc = services(request)
-    _check(await svc.limiter.hit(kind, client_address(request, svc.settings.trust_forwarded_for)))
-
-
-async def admit(request: web.Request, kind: str) -> None:
-    """As `limit`, without a round trip of its own: the count goes to Redis with the limiter's
-    next flush (RateLimiter.admit)."""
-    svc = services(request)
-    _check(await svc.limiter.admit(kind, client_address(request, svc.settings.trust_forwarded_for)))
-
-
-def _check(verdict: Verdict) -> None:
-    if not verdict.allowed:
-        raise RateLimited("You are sending messages very fast. Please wait a moment and try again.",
-                          retry_after_s=verdict.retry_after_s)

@@ -67,9 +67,10 @@ class AlreadySubmitted(Conflict):
 
     code = "already_submitted"
 
-    def __init__(self, report_id: str) -> None:
+    def __init__(self, report_id: str, receipt: str) -> None:
         super().__init__(f"already submitted as report {report_id}")
         self.report_id = report_id
+        self.receipt = receipt  # the first submit's; "" if it was made before receipts were remembered
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,10 @@ class TriageQueue:
         self._lease = redis.register_script(_script("lease.lua"))
         self._assess = redis.register_script(_script("assess.lua"))
         self._fanout_done = redis.register_script(_script("fanout.lua"))
+
+    async def aclose(self) -> None:
+        """Wait for submits on their way (a server stopping)."""
+        await self._submits.aclose()
 
     async def setup(self) -> None:
         """Create the consumer group on every lane; safe to run at every start."""
@@ -164,7 +169,7 @@ class TriageQueue:
         if result[0] == "duplicate":
             if others:  # this report was never stored: nothing to fan out
                 await self.redis.zrem(keys.fanout(home), rid)
-            raise AlreadySubmitted(result[1])
+            raise AlreadySubmitted(result[1], result[2] if len(result) > 2 else "")
         cases = _pairs(result)
         cases += await self._fan_out(report, now, {s: by_shard[s] for s in others})
         if log.isEnabledFor(logging.INFO):

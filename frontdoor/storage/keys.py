@@ -1,8 +1,10 @@
-"""Every Redis key the queue uses, in one place.
+"""Every Redis key frontdoor uses, in one place: the queue's, the analysts', the rate limits', the
+conversations' and the outbox's.
 
-Keys of one shard share the hash tag `{sN}`, so each Lua script (and any multi-key
-command, such as MGET) touches a single Redis Cluster slot. Keys are named for ids and digests only: no URL, no report
-text and nothing about a reporter ever appears in a key name.
+Keys are named for ids, digests and keyed pseudonyms only: no URL, no report text and nothing about
+a reporter (address, phone number, messaging id) ever appears in a key name. Each group of keys
+shares a hash tag (`{sN}` for queue shard N, `{auth}`, `{c:<pseudonym>}`, `{outbox}`), so each Lua
+script, and any multi-key command such as MGET, touches a single Redis Cluster slot.
 """
 
 from __future__ import annotations
@@ -131,15 +133,33 @@ def conversation_seen(pseudonym: str) -> str:
     return f"{PREFIX}:{{c:{pseudonym}}}:seen"
 
 
-# The e-mail channel (its Message-IDs already made into reports are `submitted` keys of a shard).
-def mail_replied(recipient_pseudonym: str) -> str:
-    """An auto-reply went to this sender recently: at most one per hour (RFC 3834)."""
-    return f"{PREFIX}:{{m:{recipient_pseudonym}}}:replied"
+def conversation_answered(pseudonym: str, inbound_digest: str) -> str:
+    """The turn an inbound (a provider's message id, digested) was answered with, for a day: a
+    redelivered message is answered the same again and moves the conversation on only once."""
+    return f"{PREFIX}:{{c:{pseudonym}}}:answered:{inbound_digest}"
 
 
-# Auto-replies waiting to be sent: jobs hold the recipient encrypted and expire after three days.
-OUTBOX_DUE = f"{PREFIX}:{{outbox}}:due"
+# The outbox (frontdoor/outbox): one stream per channel and one of dead letters, all in one slot so
+# that moving an entry between them is one script. Entries hold the recipient only encrypted.
+OUTBOX_TAG = f"{PREFIX}:{{outbox}}:"
+OUTBOX_GROUP = "senders"  # every process's sender reads through this one consumer group
+OUTBOX_DEAD = f"{OUTBOX_TAG}dead"
 
 
-def outbox_job(job_id: str) -> str:
-    return f"{PREFIX}:{{outbox}}:job:{job_id}"
+def outbox_stream(channel: str) -> str:
+    return f"{OUTBOX_TAG}stream:{channel}"
+
+
+def outbox_once(key: str) -> str:
+    """These messages were put already (a redelivered inbound's reply; an e-mail sender answered this
+    hour): `key` is a pseudonym or digest chosen by the channel, never an address."""
+    return f"{OUTBOX_TAG}once:{key}"
+
+
+# Before the outbox was a stream, e-mail auto-replies waited as jobs in a sorted set; Outbox.setup
+# moves any still there into the stream once.
+LEGACY_OUTBOX_DUE = f"{OUTBOX_TAG}due"
+
+
+def legacy_outbox_job(job_id: str) -> str:
+    return f"{OUTBOX_TAG}job:{job_id}"

@@ -407,11 +407,11 @@ async def test_supervisor_only_routes_are_the_expected_ones(api):
 
 
 async def test_revoked_token_is_401(api, add_analyst):
-    from frontdoor.app import SERVICES
+    from frontdoor.api.appkeys import ACCOUNTS
 
     headers = await add_analyst("temp")
     assert (await api.post(f"{ANALYST_PREFIX}/claim", headers=headers)).status == 204
-    await api.app[SERVICES].analysts.revoke("temp")
+    await api.app[ACCOUNTS].revoke("temp")
     await assert_error(await api.post(f"{ANALYST_PREFIX}/claim", headers=headers), 401, "invalid_token")
 
 

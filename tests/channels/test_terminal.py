@@ -9,13 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from frontdoor.channels.terminal import chat, inbound_for, render
-from frontdoor.dialog.engine import Dialog
+from frontdoor.channels.terminal import TerminalChannel, inbound_for, render
 from frontdoor.dialog.messages import Message, QuickReply, ResourceCard
-from frontdoor.dialog.services import DialogServices
 from frontdoor.dialog.store import ConversationStore
-from frontdoor.prevention_content import load_catalog
 from frontdoor.queue import TriageQueue
+from support.dialog import dialog_parts
 
 
 def test_render_numbers_choices_and_shows_resource_phones() -> None:
@@ -31,10 +29,10 @@ def test_render_numbers_choices_and_shows_resource_phones() -> None:
 async def test_chat_walks_a_report_to_its_receipt(redis, keyring) -> None:
     queue = TriageQueue(redis)
     await queue.setup()
-    dialog = Dialog(DialogServices(queue, keyring, load_catalog(), None, "Example Hotline"), ConversationStore(redis))
+    dialog = dialog_parts(queue, keyring).dialog(ConversationStore(redis))
     lines = iter(["1", "1", "https://example.com/terminal", "1", "skip", "2", "4", "skip", "skip", "1", "5"])
     out = io.StringIO()
-    last = await chat(dialog, read=lambda: next(lines), out=out)
+    last = await TerminalChannel(dialog, read=lambda: next(lines), out=out).converse()
     screen = out.getvalue()
     receipt = re.search(r"receipt code is ([0-9A-Z]{5}-[0-9A-Z]{5})", screen)
     assert receipt, screen

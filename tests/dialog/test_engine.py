@@ -8,12 +8,11 @@ import json
 
 import pytest
 
-from support.dialog import GOOD, last_question, walk, well_formed
+from support.dialog import GOOD, dialog_parts, last_question, walk, well_formed
 from support.redisdb import count_round_trips
 from frontdoor.dialog import form, i18n
 from frontdoor.dialog.engine import Dialog
 from frontdoor.dialog.messages import ConversationKey, Inbound
-from frontdoor.dialog.services import DialogServices
 from frontdoor.dialog.store import ConversationStore
 from frontdoor.prevention_content import load_catalog
 from frontdoor.queue import TriageQueue
@@ -28,12 +27,12 @@ MAIN_PATH = ["report", "csam", "https://example.com/page?utm_source=x", "website
 async def services(redis, keyring):  # type: ignore[no-untyped-def]
     queue = TriageQueue(redis)
     await queue.setup()
-    return DialogServices(queue, keyring, load_catalog(), None, "Example Hotline")
+    return dialog_parts(queue, keyring)
 
 
 @pytest.fixture
 def dialog(services, redis):  # type: ignore[no-untyped-def]
-    return Dialog(services, ConversationStore(redis))
+    return services.dialog(ConversationStore(redis))
 
 
 @pytest.fixture
@@ -111,7 +110,7 @@ async def test_unknown_answer_to_a_choice_shows_the_choices_again(dialog, key):
 
 
 async def test_expired_conversation_starts_over_politely(services, redis, key):
-    dialog = Dialog(services, ConversationStore(redis, idle_ttl_s=1))
+    dialog = services.dialog(ConversationStore(redis, idle_ttl_s=1))
     await walk(dialog, key, ["report", "csam"])
     await asyncio.sleep(1.2)
     turn = await dialog.turn(key, Inbound(text="https://example.com/late"))
@@ -277,9 +276,9 @@ async def test_a_cached_turn_costs_one_round_trip(dialog, key, monkeypatch):
 async def test_two_processes_taking_turns_give_what_one_gives(services, redis, keyring, caplog):
     """Two Dialogs with caches of their own (two app processes) alternate on one conversation: each
     turn finds its cache stale, the commit says so, and the turn is computed again from Redis."""
-    alone = Dialog(services, ConversationStore(redis))
+    alone = services.dialog(ConversationStore(redis))
     solo = [_seen_by_reporter(t) for t in await walk(alone, ConversationKey("terminal", "solo"), MAIN_PATH)]
-    a, b = Dialog(services, ConversationStore(redis)), Dialog(services, ConversationStore(redis))
+    a, b = services.dialog(ConversationStore(redis)), services.dialog(ConversationStore(redis))
     key = ConversationKey("terminal", "shared")
     turns = [await a.start(key)]
     caplog.set_level("INFO", logger="frontdoor.dialog.engine")
@@ -289,8 +288,8 @@ async def test_two_processes_taking_turns_give_what_one_gives(services, redis, k
     recomputed = sum("computed again" in r.getMessage() for r in caplog.records)
     assert recomputed >= len(MAIN_PATH) - 2  # every turn but b's first (its cache was empty) and the submit
     pseudonym = keyring.pseudonym(key.channel, key.sender)
-    shared_state = (await a.store.read(pseudonym)).state
-    solo_state = (await alone.store.read(keyring.pseudonym("terminal", "solo"))).state
+    shared_state = (await ConversationStore(redis).read(pseudonym)).state
+    solo_state = (await ConversationStore(redis).read(keyring.pseudonym("terminal", "solo"))).state
     assert shared_state is not None and solo_state is not None
     # Both hold the submitted report in an outbox until their next turn: the same report but for its id and times.
     outboxes = shared_state.pop("outbox"), solo_state.pop("outbox")
@@ -300,7 +299,7 @@ async def test_two_processes_taking_turns_give_what_one_gives(services, redis, k
 
 
 async def test_a_submit_from_a_stale_copy_is_computed_again_and_not_sent_twice(services, redis, keyring):
-    a, b = Dialog(services, ConversationStore(redis)), Dialog(services, ConversationStore(redis))
+    a, b = services.dialog(ConversationStore(redis)), services.dialog(ConversationStore(redis))
     key = ConversationKey("terminal", "double-send")
     await walk(a, key, MAIN_PATH[:-1])  # a holds the conversation at "send?"
     sent = await b.turn(key, Inbound(text="send"))  # b reads it from Redis and submits
@@ -322,15 +321,15 @@ async def test_a_report_whose_queueing_failed_is_queued_by_the_next_turn(service
     report and shows the receipt; nothing is queued twice."""
     dead = TriageQueue(connect("redis://127.0.0.1:1", socket_connect_timeout=1), shards=1, lease_ms=60_000,
                        retention_ms=86_400_000)
-    broken = Dialog(dataclasses.replace(services, queue=dead), ConversationStore(redis))
+    broken = dialog_parts(dead, services.keyring).dialog(ConversationStore(redis))
     key = ConversationKey("terminal", "queue-down")
     await walk(broken, key, MAIN_PATH[:-1])
     with pytest.raises(UNAVAILABLE):
         await broken.turn(key, Inbound(text="send"))
     assert await services.queue.claim("analyst") is None  # nothing queued yet
-    state = (await broken.store.read(keyring.pseudonym(key.channel, key.sender))).state
+    state = (await ConversationStore(redis).read(keyring.pseudonym(key.channel, key.sender))).state
     assert state is not None and state["outbox"]["report"]["category"] == "csam"
-    healed = Dialog(services, ConversationStore(redis))  # another process, or this one once Redis is back
+    healed = services.dialog(ConversationStore(redis))  # another process, or this one once Redis is back
     turn = await healed.turn(key, Inbound(text="send"))
     assert turn.status == "submitted" and turn.receipt == state["outbox"]["receipt"]
     assert turn.receipt in " ".join(m.text for m in turn.messages)
@@ -353,7 +352,7 @@ async def test_the_submitting_turn_costs_two_round_trips(dialog, key, monkeypatc
 
 
 async def test_a_conversation_forgotten_elsewhere_is_not_served_from_the_cache(services, redis):
-    a, b = Dialog(services, ConversationStore(redis)), Dialog(services, ConversationStore(redis))
+    a, b = services.dialog(ConversationStore(redis)), services.dialog(ConversationStore(redis))
     key = ConversationKey("terminal", "stopped-elsewhere")
     await walk(a, key, ["report", "csam"])
     assert (await b.turn(key, Inbound(text="stop"))).status == "closed"
@@ -362,20 +361,22 @@ async def test_a_conversation_forgotten_elsewhere_is_not_served_from_the_cache(s
     assert turn.messages[0].text == greeting and last_question(turn) == i18n.text("en", "ask_path")
 
 
-async def test_forget_drops_the_cached_state(dialog, key, keyring, monkeypatch):
+async def test_forget_drops_the_cached_state(services, redis, key, keyring, monkeypatch):
+    store = ConversationStore(redis)
+    dialog = services.dialog(store)
     await walk(dialog, key, ["report", "csam"])
     pseudonym = keyring.pseudonym(key.channel, key.sender)
     sent = count_round_trips(monkeypatch)
-    assert (await dialog.store.load(pseudonym)).state is not None and sent[0] == 0  # from the cache
+    assert (await store.load(pseudonym)).state is not None and sent[0] == 0  # from the cache
     assert (await dialog.turn(key, Inbound(text="stop"))).status == "closed"
     sent[0] = 0
-    loaded = await dialog.store.load(pseudonym)
+    loaded = await store.load(pseudonym)
     assert loaded.state is None and sent[0] == 1  # asked Redis, which has nothing
 
 
 async def test_the_cache_is_bounded_and_old_entries_are_not_trusted(services, redis, keyring, monkeypatch):
     store = ConversationStore(redis, idle_ttl_s=1, cache_entries=2)
-    dialog = Dialog(services, store)
+    dialog = services.dialog(store)
     keys_ = [ConversationKey("terminal", f"lru-{i}") for i in range(3)]
     for k in keys_:
         await walk(dialog, k, ["report"])
@@ -398,5 +399,5 @@ async def test_a_turn_after_redis_forgot_its_scripts_loads_the_commit_script_aga
     await redis.script_flush()  # a restarted Redis: the store's EVALSHA answers NOSCRIPT
     turn = await dialog.turn(key, Inbound(text="csam"))
     well_formed(turn)
-    state = (await dialog.store.read(keyring.pseudonym(key.channel, key.sender))).state
+    state = (await ConversationStore(redis).read(keyring.pseudonym(key.channel, key.sender))).state
     assert state is not None and state["slots"]["category"] == "csam"

@@ -36,7 +36,7 @@ from support.dialog import GOOD, walk, well_formed
 from frontdoor.dialog import form, i18n
 from frontdoor.dialog.engine import COMMANDS, Dialog
 from frontdoor.dialog.messages import ConversationKey, Inbound, Turn
-from frontdoor.dialog.services import DialogServices
+from support.dialog import DialogParts, dialog_parts
 from frontdoor.dialog.store import ConversationStore
 from frontdoor.prevention_content import load_catalog
 from frontdoor.prevention_content.files import DATA_DIR
@@ -151,7 +151,7 @@ class Harness:
     redis: aioredis.Redis
     dialog: Dialog
     store: ConversationStore
-    services: DialogServices
+    services: DialogParts
 
     def run(self, coro: Any) -> Any:
         return self.runner.run(coro)
@@ -186,9 +186,9 @@ def harness(redis_url: str, keyring: Any) -> Iterator[Harness]:
             await client.flushdb()
             queue = TriageQueue(client)
             await queue.setup()
-            services = DialogServices(queue, keyring, load_catalog(), None, HOTLINE)
+            services = dialog_parts(queue, keyring, hotline=HOTLINE)
             store = ConversationStore(client)
-            return Harness(runner, client, Dialog(services, store), store, services)
+            return Harness(runner, client, services.dialog(store), store, services)
 
         try:
             yield runner.run(setup())

@@ -274,10 +274,10 @@ async def test_a_dedupe_id_makes_one_report_and_is_remembered_with_it(make_queue
     first = await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)
     with pytest.raises(AlreadySubmitted) as again:
         await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)
-    assert again.value.report_id == first.report_id
+    assert (again.value.report_id, again.value.receipt) == (first.report_id, first.receipt)  # the first answer
     other = await q.submit(report(q), dedupe_id="mid-2", dedupe_ttl_s=600)  # another id: another report
     assert other.cases[0] == (first.cases[0][0], "joined")
-    assert await redis.get(keys.submitted(0, "mid-1")) == first.report_id
+    assert await redis.get(keys.submitted(0, "mid-1")) == f"{first.report_id} {first.receipt}"
     assert 590 <= await redis.ttl(keys.submitted(0, "mid-1")) <= 600
     today = datetime.now(timezone.utc).date()
     assert (await stats.collect(q, today, today))["totals"]["reports"] == 2
@@ -298,7 +298,17 @@ async def test_a_refused_submit_leaves_its_dedupe_id_free(make_queue, report, re
         await redis.config_set("maxmemory", 0)
     assert await redis.exists(keys.submitted(0, "mid-1")) == 0
     retried = await q.submit(report(q), dedupe_id="mid-1", dedupe_ttl_s=600)  # the sender's retry is stored
-    assert await redis.get(keys.submitted(0, "mid-1")) == retried.report_id
+    assert await redis.get(keys.submitted(0, "mid-1")) == f"{retried.report_id} {retried.receipt}"
+
+
+async def test_a_dedupe_marker_of_the_previous_version_still_stops_a_second_report(make_queue, report, redis):
+    """Markers written before the receipt was kept with them hold the report id alone."""
+    q = await make_queue()
+    first = await q.submit(report(q), dedupe_id="mid-old", dedupe_ttl_s=600)
+    await redis.set(keys.submitted(0, "mid-old"), first.report_id, ex=600)
+    with pytest.raises(AlreadySubmitted) as again:
+        await q.submit(report(q), dedupe_id="mid-old", dedupe_ttl_s=600)
+    assert (again.value.report_id, again.value.receipt) == (first.report_id, "")
 
 
 async def test_shards_keep_every_key_in_one_slot_and_claim_across_them(make_queue, report, redis):

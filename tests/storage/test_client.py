@@ -139,19 +139,18 @@ async def test_a_hung_redis_answers_503_within_the_request_deadline(aiohttp_clie
 
 async def test_housekeeping_on_a_hung_redis_is_cut_short_and_carries_on(settings, monkeypatch, caplog):  # type: ignore[no-untyped-def]
     from frontdoor import app as app_module
-    from frontdoor.api.services import build_services
 
     monkeypatch.setattr(app_module, "HOUSEKEEPING_INTERVAL_S", 0.0)
     monkeypatch.setattr(app_module, "HOUSEKEEPING_TIMEOUT_S", 0.2)
     async with hung_redis() as url:
-        svc = build_services(settings, url)
-        task = asyncio.create_task(app_module._housekeeping(svc))
+        parts = app_module.build_parts(settings, url)
+        task = asyncio.create_task(app_module._housekeeping(parts))
         await asyncio.sleep(0.7)
         assert not task.done()  # housekeeping never dies
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await svc.redis.aclose()
+        await parts.redis.aclose()
     assert sum("housekeeping cut short" in r.getMessage() for r in caplog.records) >= 2
 
 

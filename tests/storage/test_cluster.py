@@ -268,7 +268,7 @@ async def test_a_dedupe_id_over_shards_makes_one_report_and_no_fan_out(make_clus
     assert int(duplicate["id"].rsplit("-", 1)[1]) == home  # the same first URL: the same home shard
     with pytest.raises(AlreadySubmitted):
         await q.submit(duplicate, dedupe_id="mid-1", dedupe_ttl_s=600)
-    assert await cluster_redis.get(keys.submitted(home, "mid-1")) == first.report_id
+    assert await cluster_redis.get(keys.submitted(home, "mid-1")) == f"{first.report_id} {first.receipt}"
     assert await cluster_redis.zcard(keys.fanout(home)) == 0  # the refused report waits for no fan-out
     assert sorted([await q.claim("a") for _ in range(SHARDS)]) == sorted(c for c, _ in first.cases)
     assert await q.claim("a") is None
@@ -368,15 +368,16 @@ async def test_analysts_add_authenticate_revoke(cluster_redis, keyring):
 
 async def test_app_on_the_cluster_takes_a_report_and_hands_out_its_cases(aiohttp_client, settings, cluster_redis,
                                                                           redis_cluster):
-    from frontdoor.app import SERVICES, create_app
+    from frontdoor.api.appkeys import ACCOUNTS, QUEUE
+    from frontdoor.app import create_app
 
     app = create_app(dataclasses.replace(settings, queue_shards=SHARDS), redis_cluster.url, housekeeping=False)
     client = await aiohttp_client(app)
-    assert isinstance(app[SERVICES].redis, aioredis.RedisCluster)
+    assert isinstance(app[QUEUE].redis, aioredis.RedisCluster)
     assert (await ok_json(await client.get("/readyz")))["status"] == "ready"
     body = await submit(client, category="csam", urls=one_per_shard(), child_in_immediate_danger=True)
     assert await receipt_status(client, body["receipt"]) == "received"
-    token = await app[SERVICES].analysts.add("alice", "analyst")
+    token = await app[ACCOUNTS].add("alice", "analyst")
     headers = {"Authorization": f"Bearer {token}"}
     claimed = [await ok_json(await client.post(f"{ANALYST_PREFIX}/claim", headers=headers)) for _ in range(SHARDS)]
     assert {c["lane"] for c in claimed} == {"urgent"} and {int(c["id"].rsplit("-", 1)[1]) for c in claimed} == set(range(SHARDS))
@@ -393,7 +394,7 @@ async def test_a_web_conversation_served_by_two_apps_on_the_cluster(aiohttp_clie
     """Two app processes, each with its own conversation cache, take turns on one chat: the commit
     script (one slot per conversation) and the rate limiter's flushed counts (other slots, often other
     nodes) work on a cluster, and every stale cache is caught and the turn computed again."""
-    from frontdoor.app import SERVICES, create_app
+    from frontdoor.app import create_app
 
     cluster_settings = dataclasses.replace(settings, queue_shards=SHARDS)
     apps = [await aiohttp_client(create_app(cluster_settings, redis_cluster.url, housekeeping=False)) for _ in range(2)]
@@ -408,7 +409,7 @@ async def test_a_web_conversation_served_by_two_apps_on_the_cluster(aiohttp_clie
     assert body["state"] == "submitted"
     assert await receipt_status(apps[0], body["receipt"]) == "received"
     for app in apps:
-        await app.server.app[SERVICES].limiter.flush()
+        await app.close()  # the app's shutdown sends the rate counts still waiting
     counters = [k async for k in cluster_redis.scan_iter("fd:{rl:*")]
     assert counters
     for counter in counters:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from frontdoor.dialog.engine import Dialog
 from frontdoor.dialog.messages import EXPECTS, ConversationKey, Inbound, Turn
+from frontdoor.dialog.store import ConversationStore
+from frontdoor.keyring import Keyring
+from frontdoor.prevention_content import Catalog, load_catalog
+from frontdoor.queue import TriageQueue
+from frontdoor.reports.intake import ReportIntake
 
 
 def well_formed(turn: Turn) -> None:
@@ -43,3 +49,21 @@ GOOD = {
     "country": "skip", "when_seen": "skip", "confirm": "send", "change_field": "category", "contact": "someone@example.com",
     "topic": "online_safety", "receipt_code": "skip",
 }
+
+
+@dataclass(frozen=True)
+class DialogParts:
+    """What a dialog is built from in the app (frontdoor/app.py), for tests that build their own."""
+
+    queue: TriageQueue
+    keyring: Keyring
+    catalog: Catalog
+    intake: ReportIntake
+    hotline: str = "Example Hotline"
+
+    def dialog(self, store: ConversationStore) -> Dialog:
+        return Dialog(store, self.intake, self.keyring, self.catalog, hotline_name=self.hotline)
+
+
+def dialog_parts(queue: TriageQueue, keyring: Keyring, *, hotline: str = "Example Hotline") -> DialogParts:
+    return DialogParts(queue, keyring, load_catalog(), ReportIntake(queue, keyring), hotline)

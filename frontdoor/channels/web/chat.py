@@ -7,21 +7,25 @@ page are static and served from here, so a hotline embeds the chat with one scri
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from ...api.services import services
-from ...http.errors import json_reply, read_json, read_object
-from ...http.security import admit
-from ...dialog.engine import ConversationNotFound
+from ...dialog.engine import ConversationNotFound, Dialog
 from ...dialog.messages import ConversationKey, Inbound, Turn
 from ...errors import InvalidInput
+from ...http.errors import json_reply, read_json, read_object
+from ...http.ratelimit import RequestLimits
+from ...outbox import Outbound
+from ..base import answers_in_request
 
 CHANNEL = "web"
 STATIC = Path(__file__).parent / "static"
@@ -37,35 +41,53 @@ def _body(turn: Turn) -> dict[str, Any]:
     return {"messages": turn.messages, "state": turn.status, "receipt": turn.receipt, "locale": turn.locale}
 
 
-async def start_conversation(request: web.Request) -> web.Response:
-    await admit(request, "conversations")
-    body: dict[str, Any] = {}
-    if request.can_read_body:
+class WebChat:
+    """The chat widget's API: one request is one turn, answered in its response."""
+
+    def __init__(self, dialog: Dialog, limits: RequestLimits) -> None:
+        self._dialog = dialog
+        self._limits = limits
+        self._assets = _assets()
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        served = [web.get(route, _serve(asset)) for route, asset in self._assets.items()]
+        return [web.post("/api/v1/conversations", self.start_conversation),
+                web.post("/api/v1/conversations/{token}/messages", self.post_message), *served]
+
+    def running(self) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    async def deliver(self, message: Outbound) -> None:
+        raise answers_in_request(CHANNEL)
+
+    async def start_conversation(self, request: web.Request) -> web.Response:
+        await self._limits.admit(request, "conversations")
+        body: dict[str, Any] = {}
+        if request.can_read_body:
+            body = read_object(await read_json(request))
+        if set(body) - {"locale"} or not isinstance(body.get("locale", ""), str) or len(body.get("locale", "")) > 35:
+            raise InvalidInput('Send {} or {"locale": "de"}.', code="invalid_field")
+        token = secrets.token_urlsafe(32)
+        hint = body.get("locale") or request.headers.get("Accept-Language")
+        turn = await self._dialog.start(ConversationKey(CHANNEL, token), locale_hint=hint)
+        return json_reply({"conversation": token, **_body(turn)}, status=201)
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        if not _TOKEN_RE.match(token):
+            raise ConversationNotFound("This conversation has ended or expired. Please start a new one.")
+        await self._limits.admit(request, "messages")
         body = read_object(await read_json(request))
-    if set(body) - {"locale"} or not isinstance(body.get("locale", ""), str) or len(body.get("locale", "")) > 35:
-        raise InvalidInput('Send {} or {"locale": "de"}.', code="invalid_field")
-    token = secrets.token_urlsafe(32)
-    hint = body.get("locale") or request.headers.get("Accept-Language")
-    turn = await services(request).dialog.start(ConversationKey(CHANNEL, token), locale_hint=hint)
-    return json_reply({"conversation": token, **_body(turn)}, status=201)
-
-
-async def post_message(request: web.Request) -> web.Response:
-    token = request.match_info["token"]
-    if not _TOKEN_RE.match(token):
-        raise ConversationNotFound("This conversation has ended or expired. Please start a new one.")
-    await admit(request, "messages")
-    body = read_object(await read_json(request))
-    if len(body) != 1 or not ({"text", "payload"} & set(body)):
-        raise InvalidInput('Send {"text": "..."} or {"payload": "..."}.', code="invalid_field")
-    (field, value), = body.items()
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field}: must be a string", code="invalid_type")
-    if len(value) > MAX_TEXT_CHARS:
-        raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
-    inbound = Inbound(text=value) if field == "text" else Inbound(payload=value)
-    turn = await services(request).dialog.turn(ConversationKey(CHANNEL, token), inbound, start_if_missing=False)
-    return json_reply(_body(turn))
+        if len(body) != 1 or not ({"text", "payload"} & set(body)):
+            raise InvalidInput('Send {"text": "..."} or {"payload": "..."}.', code="invalid_field")
+        (field, value), = body.items()
+        if not isinstance(value, str):
+            raise InvalidInput(f"{field}: must be a string", code="invalid_type")
+        if len(value) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
+        inbound = Inbound(text=value) if field == "text" else Inbound(payload=value)
+        turn = await self._dialog.turn(ConversationKey(CHANNEL, token), inbound, start_if_missing=False)
+        return json_reply(_body(turn))
 
 
 @dataclass(frozen=True)
@@ -83,19 +105,11 @@ def _assets() -> dict[str, _Asset]:
     return assets
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/conversations", start_conversation)
-    app.router.add_post("/api/v1/conversations/{token}/messages", post_message)
-    assets = _assets()
+def _serve(asset: _Asset) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        headers = {"ETag": asset.etag, "Cache-Control": "public, max-age=300"}
+        if request.headers.get("If-None-Match") == asset.etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=asset.body, content_type=asset.content_type, charset="utf-8", headers=headers)
 
-    def serve(asset: _Asset) -> Any:
-        async def handler(request: web.Request) -> web.Response:
-            headers = {"ETag": asset.etag, "Cache-Control": "public, max-age=300"}
-            if request.headers.get("If-None-Match") == asset.etag:
-                return web.Response(status=304, headers=headers)
-            return web.Response(body=asset.body, content_type=asset.content_type, charset="utf-8", headers=headers)
-
-        return handler
-
-    for route, asset in assets.items():
-        app.router.add_get(route, serve(asset))
+    return handler

@@ -2,27 +2,33 @@
 
 For browsers without JavaScript, and for anyone who would rather fill in a form. Labels come
 from the dialog's locale files, validation gives inline errors next to each field, and a valid
-form goes through `build_report` and the queue exactly as the API and the dialog do.
+form goes through the intake exactly as the API and the dialog do.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+import contextlib
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from ...reports import urls
-from ...api.services import services
 from ...dialog import form as dialog_form
 from ...dialog import i18n
 from ...dialog.actions import REPORTER_ROLE, resources_for
 from ...dialog.countries import country_name
-from ...reports.build import build_report
-from ...http.security import limit
+from ...http.ratelimit import RequestLimits
+from ...outbox import Outbound
+from ...reports import urls
+from ...reports.intake import ReportIntake
+from ...settings import HotlineSettings
+from ..base import answers_in_request
+
+if TYPE_CHECKING:
+    from ...prevention_content import Catalog
 
 CHANNEL = "web_form"
 MAX_URL_LINES = 20
@@ -47,48 +53,57 @@ def _countries(locale: str) -> list[tuple[str, str]]:
     return sorted(names, key=lambda pair: pair[1].casefold())
 
 
-def _context(request: web.Request, locale: str, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    svc = services(request)
-    t = lambda key, **kw: i18n.text(locale, key, **kw)  # noqa: E731 - the templates' one helper
-    return {
-        "t": t, "locale": locale, "values": values, "errors": errors, "locales": i18n.LOCALES,
-        "language_names": {loc: i18n.text(loc, "language_name") for loc in i18n.LOCALES},
-        "hotline": svc.settings.hotline_name,
-        "emergency": svc.dialog.services.catalog.emergency_number(svc.settings.hotline_country),
-        "categories": _choices("category", locale), "wheres": _choices("where_seen", locale),
-        "roles": _choices("role", locale), "whens": _choices("when_seen", locale), "countries": _countries(locale),
-        # The error summary names each question, so "Please answer this question" is never ambiguous.
-        "questions": {"category": t("ask_category"), "urls": t("summary.urls", value="").rstrip(": "),
-                      "where_seen": t("ask_where_seen"), "danger": t("ask_danger"), "role": t("ask_role"),
-                      "description": t("summary.description", value="").rstrip(": "),
-                      "platform": t("ask_platform").split("?")[0] + "?", "account": t("form.account_label"),
-                      "contact": t("form.contact_label")},
-    }
+class WebForm:
+    def __init__(self, intake: ReportIntake, catalog: Catalog, limits: RequestLimits, hotline: HotlineSettings) -> None:
+        self._intake = intake
+        self._catalog = catalog
+        self._limits = limits
+        self._hotline = hotline
 
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return [web.get("/report", self.show_form), web.post("/report", self.submit_form)]
 
-@aiohttp_jinja2.template("report_form.html")
-async def show_form(request: web.Request) -> dict[str, Any]:
-    return _context(request, _locale(request), {}, {})
+    def running(self) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
+    async def deliver(self, message: Outbound) -> None:
+        raise answers_in_request(CHANNEL)
 
-async def submit_form(request: web.Request) -> web.Response:
-    await limit(request, "reports")
-    data = await request.post()
-    locale = _locale(request, data)
-    values = {k: v for k, v in data.items() if isinstance(v, str)}
-    fields, errors = _validate(values, locale)
-    if errors:
-        context = _context(request, locale, values, errors)
-        return aiohttp_jinja2.render_template("report_form.html", request, context, status=400)
-    svc = services(request)
-    report = build_report(fields, channel=CHANNEL, keyring=svc.keyring, shard_of_url=svc.queue.shard_of_url,
-                          default_region=svc.settings.hotline_country)
-    submitted = await svc.queue.submit(report)
-    chosen = resources_for(svc.dialog.services.catalog, path="report", role=values.get("role"),
-                           category=fields["category"], topic=None, country=fields.get("reporter_country"), locale=locale)
-    context = _context(request, locale, {}, {})
-    context.update(receipt=submitted.receipt, resources=chosen)
-    return aiohttp_jinja2.render_template("report_done.html", request, context)
+    async def show_form(self, request: web.Request) -> web.Response:
+        return aiohttp_jinja2.render_template("web/report_form.html", request, self._context(_locale(request), {}, {}))
+
+    async def submit_form(self, request: web.Request) -> web.Response:
+        await self._limits.check(request, "reports")
+        data = await request.post()
+        locale = _locale(request, data)
+        values = {k: v for k, v in data.items() if isinstance(v, str)}
+        fields, errors = _validate(values, locale)
+        if errors:
+            context = self._context(locale, values, errors)
+            return aiohttp_jinja2.render_template("web/report_form.html", request, context, status=400)
+        accepted = await self._intake.submit(fields, CHANNEL)
+        chosen = resources_for(self._catalog, path="report", role=values.get("role"), category=fields["category"],
+                               topic=None, country=fields.get("reporter_country"), locale=locale)
+        context = self._context(locale, {}, {})
+        context.update(receipt=accepted.receipt, resources=chosen)
+        return aiohttp_jinja2.render_template("web/report_done.html", request, context)
+
+    def _context(self, locale: str, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        t = lambda key, **kw: i18n.text(locale, key, **kw)  # noqa: E731 - the templates' one helper
+        return {
+            "t": t, "locale": locale, "values": values, "errors": errors, "locales": i18n.LOCALES,
+            "language_names": {loc: i18n.text(loc, "language_name") for loc in i18n.LOCALES},
+            "hotline": self._hotline.name,
+            "emergency": self._catalog.emergency_number(self._hotline.country),
+            "categories": _choices("category", locale), "wheres": _choices("where_seen", locale),
+            "roles": _choices("role", locale), "whens": _choices("when_seen", locale), "countries": _countries(locale),
+            # The error summary names each question, so "Please answer this question" is never ambiguous.
+            "questions": {"category": t("ask_category"), "urls": t("summary.urls", value="").rstrip(": "),
+                          "where_seen": t("ask_where_seen"), "danger": t("ask_danger"), "role": t("ask_role"),
+                          "description": t("summary.description", value="").rstrip(": "),
+                          "platform": t("ask_platform").split("?")[0] + "?", "account": t("form.account_label"),
+                          "contact": t("form.contact_label")},
+        }
 
 
 def _validate(values: dict[str, str], locale: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -150,16 +165,3 @@ def _validate(values: dict[str, str], locale: str) -> tuple[dict[str, Any], dict
     if contact and len(contact) >= 3:
         fields.update(contact=contact, contact_consent=True)
     return fields, {}
-
-
-def plain(markdown: str) -> str:
-    """A resource body's short Markdown as plain text: link labels kept, emphasis markers dropped."""
-    text = re.sub(r"\[([^\]]+)\]\((?:https?://|tel:)[^)]+\)", r"\1", markdown)
-    return re.sub(r"(\*\*|__|\*|_)(\S(?:.*?\S)?)\1", r"\2", text)
-
-
-def add_routes(app: web.Application) -> None:
-    env = aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("frontdoor.channels.web", "templates"), autoescape=True)
-    env.filters["plain"] = plain
-    app.router.add_get("/report", show_form)
-    app.router.add_post("/report", submit_form)

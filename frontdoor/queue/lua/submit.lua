@@ -5,8 +5,8 @@
 --       then n_urls times: digest, normalized, original, fresh_case_id;
 --       with n_urls == 0 (home only): the id of the report's own case.
 -- Returns {"ok", case_id, outcome, ...} with outcome "opened" | "joined" | "reopened",
--- or {"receipt_taken"} / {"exists"} / {"duplicate", report_id} (the dedupe id made that report
--- before: nothing is stored).
+-- or {"receipt_taken"} / {"exists"} / {"duplicate", report_id, receipt} (the dedupe id made that
+-- report before: nothing is stored; the receipt is "" for a marker written before it was kept).
 local now, day, rid = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local home, urgent = ARGV[5] == '1', ARGV[8] == '1'
 local category, channel, n = ARGV[9], ARGV[10], tonumber(ARGV[11])
@@ -21,12 +21,16 @@ if home then
   if redis.call('EXISTS', rkey) == 1 then return {'exists'} end
   if dedupe then
     local made = redis.call('GET', dedupe)
-    if made then return {'duplicate', made} end
+    if made then
+      local first, code = string.match(made, '^(%S+) ?(%S*)$')
+      return {'duplicate', first or made, code or ''}
+    end
   end
   if not redis.call('SET', T .. 'receipt:' .. ARGV[7], rid, 'NX') then return {'receipt_taken'} end
   redis.call('SET', rkey, ARGV[6])
   -- Set with the report, in one script: a report is remembered exactly when it was stored.
-  if dedupe then redis.call('SET', dedupe, rid, 'EX', tonumber(ARGV[13])) end
+  -- The receipt with it, so that a retry is answered as the first submit was.
+  if dedupe then redis.call('SET', dedupe, rid .. ' ' .. ARGV[7], 'EX', tonumber(ARGV[13])) end
   count('reports')
   count('reports:channel:' .. channel)
   count('reports:category:' .. category)

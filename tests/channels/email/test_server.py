@@ -18,13 +18,15 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
-from hypothesis import given, settings as hypothesis_settings
-from hypothesis import strategies as st
 
-from frontdoor.app import SERVICES, create_app
-from frontdoor.channels.email import server as email_channel
+from frontdoor.api.appkeys import KEYRING, OUTBOX, QUEUE
+from frontdoor.app import create_app
+from frontdoor.channels.email.server import EmailChannel
+from frontdoor.outbox import Outbox
+from frontdoor.prevention_content import load_catalog
 from frontdoor.queue import TriageQueue, stats
+from frontdoor.reports.intake import DEDUPE_TTL_S, ReportIntake
+from frontdoor.settings import EmailSettings, HotlineSettings
 from frontdoor.storage import keys
 from frontdoor.storage.server import free_port
 
@@ -34,12 +36,18 @@ CORPUS = Path(__file__).parent / "corpus"
 
 
 class Recorder:
-    """The outbound relay: records every message it is handed."""
+    """The outbound relay: records every message it takes; refuses with 451 while `refusing` is above 0."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.refusing = 0
+        self.refused = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refusing > 0:
+            self.refusing -= 1
+            self.refused += 1
+            return "451 4.3.0 Try again later"
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK"
 
@@ -57,10 +65,13 @@ def relay() -> Any:
 async def mail(aiohttp_client, settings, redis, redis_url, relay):  # type: ignore[no-untyped-def]
     controller, recorder = relay
     port = free_port()
-    s = replace(settings, smtp_port=port, report_addresses=(REPORT_TO,), smtp_relay=("127.0.0.1", controller.port),
-                hotline_country="GB", public_url="https://report.hotline.example/")
+    s = replace(settings, email=EmailSettings(port=port, addresses=(REPORT_TO,), relay=("127.0.0.1", controller.port)),
+                hotline=HotlineSettings(country="GB", public_url="https://report.hotline.example/"),
+                outbox=replace(settings.outbox, poll_s=0.05, first_retry_s=0.2, max_attempts=3))
     client = await aiohttp_client(create_app(s, redis_url, housekeeping=False))  # starts the SMTP server
-    return {"port": port, "recorder": recorder, "services": client.app[SERVICES], "redis": redis}
+    app = client.app
+    return {"port": port, "recorder": recorder, "queue": app[QUEUE], "keyring": app[KEYRING], "outbox": app[OUTBOX],
+            "redis": redis, "settings": s}
 
 
 def message(subject: str = "Report", body: str = "I found https://example.com/reported-page today.",
@@ -91,9 +102,9 @@ async def asend(port: int, raw: bytes, **kw: Any) -> tuple[int, bytes]:
     return await asyncio.to_thread(send, port, raw, **kw)
 
 
-async def reports_today(services: Any) -> int:
+async def reports_today(queue: TriageQueue) -> int:
     today = datetime.datetime.now(datetime.timezone.utc).date()
-    return (await stats.collect(services.queue, today, today))["totals"]["reports"]
+    return (await stats.collect(queue, today, today))["totals"]["reports"]
 
 
 async def wait_for(predicate: Any, timeout_s: float = 5.0) -> None:
@@ -108,7 +119,7 @@ async def wait_for(predicate: Any, timeout_s: float = 5.0) -> None:
 async def test_an_email_becomes_a_report_and_gets_a_safe_reply(mail):
     code, _ = await asend(mail["port"], message(body="Please look at https://example.com/reported-page?utm_source=mail"))
     assert code == 250
-    queue: TriageQueue = mail["services"].queue
+    queue: TriageQueue = mail["queue"]
     case = await queue.get(await queue.claim("analyst"))
     report = case["reports"][0]
     assert report["channel"] == "email" and case["url"] == "https://example.com/reported-page"
@@ -139,7 +150,7 @@ async def test_the_reply_speaks_the_reporters_language(mail):
 async def test_other_recipients_are_refused_no_relay(mail):
     code, reply = await asend(mail["port"], message(), to="someone@elsewhere.example")
     assert code == 550 and b"Relaying denied" in reply
-    assert await reports_today(mail["services"]) == 0
+    assert await reports_today(mail["queue"]) == 0
 
 
 async def test_size_limit_is_announced_and_enforced(mail):
@@ -153,14 +164,14 @@ async def test_size_limit_is_announced_and_enforced(mail):
 
     announced, (code, _) = await asyncio.to_thread(probe)
     assert announced == str(1024 * 1024) and code == 552
-    assert await reports_today(mail["services"]) == 0
+    assert await reports_today(mail["queue"]) == 0
 
 
 async def test_same_message_id_twice_makes_one_report(mail):
     raw = message(Message_ID="<same-id-123@example.org>")
     assert (await asend(mail["port"], raw))[0] == 250
     assert (await asend(mail["port"], raw))[0] == 250
-    assert await reports_today(mail["services"]) == 1
+    assert await reports_today(mail["queue"]) == 1
 
 
 async def test_a_message_refused_for_a_failure_becomes_a_report_when_retried(mail):
@@ -170,26 +181,26 @@ async def test_a_message_refused_for_a_failure_becomes_a_report_when_retried(mai
         assert (await asend(mail["port"], raw))[0] == 451
     finally:
         await mail["redis"].config_set("maxmemory", 0)
-    assert await reports_today(mail["services"]) == 0
+    assert await reports_today(mail["queue"]) == 0
     assert (await asend(mail["port"], raw))[0] == 250  # the sender's retry
     assert (await asend(mail["port"], raw))[0] == 250  # and a redelivery after that
-    assert await reports_today(mail["services"]) == 1
+    assert await reports_today(mail["queue"]) == 1
 
 
 async def test_a_message_without_links_is_remembered_in_its_message_ids_shard(mail):
-    services = replace(mail["services"], queue=TriageQueue(mail["redis"], shards=4))
-    await services.queue.setup()
-    handler = email_channel.ReportHandler(services)
+    queue = TriageQueue(mail["redis"], shards=4)
+    await queue.setup()
+    port = free_port()
+    channel = EmailChannel(ReportIntake(queue, mail["keyring"]), mail["outbox"], load_catalog(), mail["keyring"],
+                           EmailSettings(port=port, addresses=(REPORT_TO,)), HotlineSettings(), timeout_s=5)
     raw = message(body="Someone keeps asking my son for pictures in a game chat.", Message_ID="<no-link-1@example.org>")
-    parsed = email_channel.mailparse.parse_mail(raw, envelope_from=SENDER)
-    assert parsed.urls == ()
-    assert await handler._store(parsed) is not None
-    for _ in range(3):  # a random shard each time would store most of these again
-        assert await handler._store(parsed) is None
-    assert await reports_today(services) == 1
-    dedupe_id = services.keyring.pseudonym("message-id", "no-link-1@example.org")
-    shard = services.queue.shard_of_url(dedupe_id)
-    assert 0 < await mail["redis"].ttl(keys.submitted(shard, dedupe_id)) <= email_channel.DEDUPE_TTL_S
+    async with channel.running():
+        for _ in range(4):  # a random shard each time would store most of these again
+            assert (await asend(port, raw))[0] == 250
+    assert await reports_today(queue) == 1
+    dedupe_id = mail["keyring"].pseudonym("message-id", "no-link-1@example.org")
+    shard = queue.shard_of_url(dedupe_id)
+    assert 0 < await mail["redis"].ttl(keys.submitted(shard, dedupe_id)) <= DEDUPE_TTL_S
     async for key in mail["redis"].scan_iter("*"):
         assert "no-link-1" not in key
 
@@ -202,25 +213,43 @@ async def test_a_message_without_links_is_remembered_in_its_message_ids_shard(ma
 ])
 async def test_no_reply_to_auto_replies_bounces_or_lists(mail, headers, mail_from):
     assert (await asend(mail["port"], message(**headers), mail_from=mail_from))[0] == 250
-    assert await reports_today(mail["services"]) == 1  # the report is still made
+    assert await reports_today(mail["queue"]) == 1  # the report is still made
     await asyncio.sleep(1.5)  # longer than the outbox's poll interval
     assert mail["recorder"].messages == []
 
 
-async def test_relay_failure_is_retried_with_backoff_and_never_loses_the_report(mail, relay):
-    controller, recorder = relay
-    services = mail["services"]
-    services_down = replace(services, settings=replace(services.settings, smtp_relay=("127.0.0.1", free_port())))
-    handler = email_channel.ReportHandler(services_down)
-    parsed = email_channel.mailparse.parse_mail(message(), envelope_from=SENDER)
-    receipt = await handler._store(parsed)
-    await handler._queue_reply(parsed, SENDER, receipt)
-    assert await email_channel.send_due_replies(services_down) == 0  # the relay is down
-    (job_id, due), = await mail["redis"].zrange(keys.OUTBOX_DUE, 0, -1, withscores=True)
-    assert due > time.time() + 20
-    assert await services.queue.receipt_status(receipt) == "received"
-    assert await email_channel.send_due_replies(services, now=due + 1) == 1  # relay back
-    assert len(recorder.messages) == 1 and await mail["redis"].get(keys.outbox_job(job_id)) is None
+async def test_a_relay_refusing_for_a_while_gets_the_reply_once_it_takes_mail_again(mail):
+    recorder: Recorder = mail["recorder"]
+    recorder.refusing = 2  # two attempts answered 451, then the relay takes mail again
+    assert (await asend(mail["port"], message()))[0] == 250
+    await wait_for(lambda: recorder.messages, timeout_s=10)
+    assert recorder.refused == 2 and len(recorder.messages) == 1
+    await asyncio.sleep(0.5)  # nothing more arrives: delivered once
+    assert len(recorder.messages) == 1
+    assert await mail["outbox"].counts() == {"waiting": 0, "dead_letters": 0}
+
+
+async def test_a_reply_the_relay_always_refuses_ends_in_the_dead_letters(mail):
+    recorder: Recorder = mail["recorder"]
+    recorder.refusing = 1000
+    assert (await asend(mail["port"], message()))[0] == 250
+    outbox: Outbox = mail["outbox"]
+    attempts = mail["settings"].outbox.max_attempts
+
+    async def buried() -> bool:
+        return (await outbox.counts())["dead_letters"] == 1
+
+    deadline = time.monotonic() + 60
+    while not await buried():
+        assert time.monotonic() < deadline, (recorder.refused, await outbox.counts())
+        await asyncio.sleep(0.1)
+    (dead,) = await outbox.dead_letters()
+    assert recorder.refused == attempts and dead.channel == "email" and dead.attempts == attempts
+    assert "451" in dead.reason and SENDER not in dead.reason
+    recorder.refusing = 0
+    assert await outbox.retry(dead.id) != "gone"  # what `frontdoor outbox retry` does
+    await wait_for(lambda: recorder.messages, timeout_s=10)
+    assert await outbox.counts() == {"waiting": 0, "dead_letters": 0}
 
 
 async def test_smtp_smuggling_with_bare_lf_dot_makes_one_message(mail):
@@ -250,8 +279,8 @@ async def test_smtp_smuggling_with_bare_lf_dot_makes_one_message(mail):
 
     replies = await asyncio.to_thread(talk)
     assert replies[-2].startswith(b"250")
-    assert await reports_today(mail["services"]) == 1
-    queue: TriageQueue = mail["services"].queue
+    assert await reports_today(mail["queue"]) == 1
+    queue: TriageQueue = mail["queue"]
     case = await queue.get(await queue.claim("a"))
     assert "https://example.com/two" in case["reports"][0]["description"]  # it stayed inside the one message
 
@@ -260,7 +289,7 @@ async def test_header_with_bare_lf_is_refused(mail):
     raw = b"From: " + SENDER.encode() + b"\r\nSubject: hi\nBcc: injected@example.net\r\nTo: " + REPORT_TO.encode() + b"\r\n\r\nbody\r\n"
     code, _ = await asend(mail["port"], raw)
     assert 500 <= code < 600
-    assert await reports_today(mail["services"]) == 0
+    assert await reports_today(mail["queue"]) == 0
 
 
 async def test_every_corpus_message_gets_a_report_or_a_clear_answer(mail):
@@ -288,8 +317,8 @@ async def test_starttls_when_a_certificate_is_configured(aiohttp_client, setting
     (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                          serialization.NoEncryption()))
     port = free_port()
-    s = replace(settings, smtp_port=port, report_addresses=(REPORT_TO,), smtp_tls_cert=tmp_path / "cert.pem",
-                smtp_tls_key=tmp_path / "key.pem")
+    s = replace(settings, email=EmailSettings(port=port, addresses=(REPORT_TO,), tls_cert=tmp_path / "cert.pem",
+                                              tls_key=tmp_path / "key.pem"))
     await aiohttp_client(create_app(s, redis_url, housekeeping=False))
 
     def over_tls() -> tuple[bool, int]:
@@ -307,42 +336,10 @@ async def test_starttls_when_a_certificate_is_configured(aiohttp_client, setting
 
 
 async def test_a_reply_quoting_our_auto_reply_does_not_report_our_own_links(mail):
-    ours = mail["services"].dialog.services.catalog.resource_urls()[0]
+    ours = load_catalog().resource_urls()[0]
     body = f"Thanks. Also this one: https://example.com/new-page\n\n> These can help:\n> - {ours}\n> https://report.hotline.example/"
     assert (await asend(mail["port"], message(body=body)))[0] == 250
-    queue: TriageQueue = mail["services"].queue
+    queue: TriageQueue = mail["queue"]
     first, second = await queue.claim("a"), await queue.claim("a")
     assert second is None  # one case: only the reported link
     assert (await queue.get(first))["url"] == "https://example.com/new-page"
-
-
-# -- the SMTP server's address parsing ----------------------------------------------------------------
-
-_ADDRESS_PIECES = ["<", ">", "@", "a", "b.example", ".", '"', "\\", " ", "(", ")", "[", "]", ",", ";", ":", "\t", "é",
-                   "=?utf-8?q?x?=", "=?", "?=", "<>", "SIZE=100", "BODY=8BITMIME", "x" * 70, "%", "!", "\x00", "\r\n",
-                   "\x0b", "\u2003", "(c)", "+tag", "_", "~", "{", "}", "'", "`", "#", "=", "?", "-", "..", "[192.0.2.1]"]
-_PLAIN_ADDRESSES = st.builds(
-    lambda local, domain, after: f"<{local}@{domain}>{after}",
-    st.lists(st.sampled_from(["a", "b.c", "x+y", "o'k", "=?", "?=", "=", "?", ".", "..", "é", " ", "\"", "(", "-", "_",
-                              "=?utf-8?q?x?=", "=?us-ascii?b?YQ==?="]), min_size=1, max_size=4).map("".join),  # RFC 2047: decoded!
-    st.lists(st.sampled_from(["example", ".", "org", "-", "=?", "x", "[", "]", " ", "é", "1", "=?utf-8?q?x?="]),
-             min_size=1, max_size=4).map("".join),
-    st.sampled_from(["", " SIZE=100", "\tSIZE=1", "  BODY=8BITMIME", " (comment) SIZE=1", "(x)", ">", " \r\n x", "\u2003x",
-                     " ( x", "SIZE=1", " "]))
-
-
-@hypothesis_settings(max_examples=1000, deadline=None)
-@given(st.one_of(st.lists(st.sampled_from(_ADDRESS_PIECES), max_size=10).map("".join), _PLAIN_ADDRESSES),
-       st.sampled_from([0, 3, 64]))
-def test_addresses_are_parsed_as_aiosmtpd_parses_them(arg: str, local_part_limit: int) -> None:
-    # ReportSMTP._getaddr reads plain paths itself and leaves the rest to aiosmtpd's parser: the same answers.
-    server = email_channel.ReportSMTP.__new__(email_channel.ReportSMTP)  # only its limit is read: no server needed
-    server.local_part_limit = local_part_limit
-
-    def outcome(getaddr: Any) -> Any:
-        try:
-            return getaddr(server, arg)
-        except Exception as exc:  # aiosmtpd answers "500 Error" for what its parser raises ("<" alone)
-            return type(exc)
-
-    assert outcome(email_channel.ReportSMTP._getaddr) == outcome(SMTP._getaddr)

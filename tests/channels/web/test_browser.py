@@ -61,8 +61,9 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 @pytest.fixture
 def app_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
-    """The test settings; a test changes some with `@pytest.mark.parametrize("app_settings", [{...}], indirect=True)`."""
-    return replace(settings, **getattr(request, "param", {}))
+    """The test settings; a test changes some of the web channel's with
+    `@pytest.mark.parametrize("app_settings", [{...}], indirect=True)`."""
+    return replace(settings, web=replace(settings.web, **getattr(request, "param", {})))
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -518,7 +519,7 @@ async def test_widget_is_usable_320_px_wide(browser: Browser, server: str) -> No
 
 # -- 9. the rate limit, as the widget shows it ----------------------------------------------------
 
-@pytest.mark.parametrize("app_settings", [{"rate_messages_per_min": 2}], indirect=True, ids=["2-messages-a-minute"])
+@pytest.mark.parametrize("app_settings", [{"messages_per_min": 2}], indirect=True, ids=["2-messages-a-minute"])
 async def test_rate_limit_shows_a_friendly_message_and_waits(page: Page) -> None:
     await page.clock.install()  # time runs as usual, and the test can jump past the wait
     widget = await start_page(page)
@@ -620,7 +621,7 @@ async def test_an_expired_conversation_starts_again_with_a_note(page: Page, redi
     await expect(widget.said("What did you see or what happened?")).to_be_visible()
 
 
-@pytest.mark.parametrize("app_settings", [{"rate_messages_per_min": 1}], indirect=True, ids=["1-message-a-minute"])
+@pytest.mark.parametrize("app_settings", [{"messages_per_min": 1}], indirect=True, ids=["1-message-a-minute"])
 async def test_the_widget_speaks_the_browsers_language(browser: Browser, server: str, redis: Any) -> None:
     context = await new_context(browser, server, locale="de-DE")  # Accept-Language: de-DE
     try:
@@ -682,7 +683,7 @@ async def embedded(settings: Settings, redis_url: str, *, allowed: bool) -> Asyn
     site.router.add_get("/left", left)
     async with serve(site) as host:
         urls["host"] = host
-        settings = replace(settings, web_origins=(host,) if allowed else ())
+        settings = replace(settings, web=replace(settings.web, origins=(host,) if allowed else ()))
         async with serve(create_app(settings, redis_url, housekeeping=False)) as base:
             urls["frontdoor"] = base
             yield host, base

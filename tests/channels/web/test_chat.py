@@ -16,7 +16,7 @@ MAIN_PATH = ["report", "csam", "https://example.com/web-page", "website", "skip"
 
 @pytest.fixture
 async def web(aiohttp_client, settings, redis, redis_url):  # type: ignore[no-untyped-def]
-    settings = replace(settings, web_origins=("https://www.hotline.example",))
+    settings = replace(settings, web=replace(settings.web, origins=("https://www.hotline.example",)))
     return await aiohttp_client(create_app(settings, redis_url, housekeeping=False))
 
 
@@ -118,7 +118,7 @@ async def test_widget_files_are_cacheable_and_embeddable(web):
 
 
 async def test_rate_limit_answers_429_with_retry_after(aiohttp_client, settings, redis, redis_url):
-    app = create_app(replace(settings, rate_messages_per_min=3, rate_conversations_per_min=2), redis_url, housekeeping=False)
+    app = create_app(replace(settings, web=replace(settings.web, messages_per_min=3, conversations_per_min=2)), redis_url, housekeeping=False)
     web = await aiohttp_client(app)
     token = (await start(web))["conversation"]
     statuses = [(await say(web, token, payload="report")).status for _ in range(4)]
@@ -134,7 +134,7 @@ async def test_rate_limit_answers_429_with_retry_after(aiohttp_client, settings,
 
 async def test_messages_refused_before_any_write_count_too(aiohttp_client, settings, redis, redis_url):
     """A message is counted when it is admitted: a request that fails before writing anything counts too."""
-    web = await aiohttp_client(create_app(replace(settings, rate_messages_per_min=2), redis_url, housekeeping=False))
+    web = await aiohttp_client(create_app(replace(settings, web=replace(settings.web, messages_per_min=2)), redis_url, housekeeping=False))
     token = (await start(web))["conversation"]
     assert (await say(web, token, nonsense="x")).status == 400
     assert (await say(web, "A" * 43, payload="report")).status == 404  # no such conversation

@@ -1,0 +1,78 @@
+"""The one intake: every submission, from every channel, becomes a queued report here.
+
+`build` validates the submission against its schema, normalizes its URLs, redacts its free text
+and encrypts a consented contact; the triage queue's submit script stores the report, opens or joins
+its cases and keeps its receipt. The API, the no-JavaScript form, the e-mail channel and the dialog
+all come through `ReportIntake`, so no channel can skip a step or do one its own way.
+
+A channel whose senders retry (a mail server after a 451, a messaging provider redelivering a
+webhook) passes a `dedupe_id`, a keyed name for what it received. The submit script checks and
+remembers it together with the report, so a retry is answered with the first receipt and stores
+nothing, and a submit that failed leaves nothing behind to block the retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import Conflict
+from ..keyring import Keyring
+from ..queue import AlreadySubmitted, TriageQueue
+from .build import build_report
+
+DEDUPE_TTL_S = 30 * 86400  # a redelivery within a month is the same report
+
+
+@dataclass(frozen=True)
+class Accepted:
+    report_id: str
+    receipt: str
+    # The dedupe id (or the report itself) was stored before: this is the first answer again, and
+    # nothing new was stored. The receipt is "" only for a dedupe id remembered by an older version.
+    duplicate: bool = False
+
+
+class ReportIntake:
+    def __init__(self, queue: TriageQueue, keyring: Keyring, *, default_region: str | None = None,
+                 dedupe_ttl_s: int = DEDUPE_TTL_S) -> None:
+        self._queue = queue
+        self._keyring = keyring
+        self._default_region = default_region
+        self._dedupe_ttl_s = dedupe_ttl_s
+
+    async def submit(self, fields: Any, channel: str, *, dedupe_id: str | None = None) -> Accepted:
+        """Validate, redact and queue a submission; InvalidInput says what is wrong with it."""
+        return await self.enqueue(self.prepare(fields, channel, dedupe_id=dedupe_id), dedupe_id=dedupe_id)
+
+    def prepare(self, fields: Any, channel: str, *, dedupe_id: str | None = None) -> dict[str, Any]:
+        """The report `fields` make, not yet stored: for a caller that keeps it somewhere durable first
+        (the dialog writes it with the conversation, then calls `enqueue`)."""
+        has_urls = isinstance(fields, dict) and bool(fields.get("urls"))
+
+        def home_shard(value: str) -> int:
+            # build_report asks with the first URL, or with a random value when there is none; a retry
+            # must meet its dedupe id in the same shard, so without URLs that id decides it.
+            return self._queue.shard_of_url(value if has_urls or dedupe_id is None else dedupe_id)
+
+        return build_report(fields, channel=channel, keyring=self._keyring, shard_of_url=home_shard,
+                            default_region=self._default_region)
+
+    async def enqueue(self, report: dict[str, Any], *, receipt: str | None = None,
+                      dedupe_id: str | None = None) -> Accepted:
+        """Store and queue a prepared report. `receipt` is the code to keep when the caller has shown it
+        already. Enqueueing the same report again is harmless: it is answered as the first time."""
+        try:
+            submitted = await self._queue.submit(report, receipt=receipt, dedupe_id=dedupe_id,
+                                                 dedupe_ttl_s=self._dedupe_ttl_s if dedupe_id else 0)
+        except AlreadySubmitted as exc:
+            return Accepted(exc.report_id, exc.receipt, duplicate=True)
+        except Conflict as exc:
+            if exc.code != "duplicate_report" or receipt is None:
+                raise
+            return Accepted(report["id"], receipt, duplicate=True)
+        return Accepted(submitted.report_id, submitted.receipt)
+
+    async def status(self, receipt: str) -> str | None:
+        """What a reporter may know about their report (received, in_review, ...), None for an unknown code."""
+        return await self._queue.receipt_status(receipt)

@@ -19,7 +19,8 @@ import redis.asyncio as aioredis
 from frontdoor.keyring import Keyring
 from frontdoor.queue import TriageQueue
 from frontdoor.storage.client import connect
-from frontdoor.storage.server import LocalCluster, RedisServer, find_binaries, free_port
+from frontdoor.storage.server import RedisServer, find_binaries
+from support.servers import LocalCluster, free_port
 from frontdoor.settings import Settings
 from support.redisdb import wiped
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from frontdoor.errors import ConfigError
-from frontdoor.storage.server import free_port
+from support.servers import free_port
 from frontdoor.settings import Settings
 
 

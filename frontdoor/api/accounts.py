@@ -14,30 +14,13 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..keyring import Keyring
 from ..storage import keys
 from ..storage.client import Client
+from ..storage.scripts import Script, source
 from ..reports.build import now_iso
 
 ROLES = ("analyst", "supervisor")
 # Also the consumer name on the lanes, so no "~" (reserved for the released pseudo-consumer).
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 TOKEN_PREFIX = "fdt_"
-
-# Each change is one script over keys of the {auth} slot: atomic on one Redis and on a cluster,
-# where redis-py's pipeline offers neither MULTI nor WATCH.
-_ADD = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'role', ARGV[2], 'token', ARGV[3], 'created_at', ARGV[4])
-redis.call('SET', KEYS[2], ARGV[1])
-redis.call('SADD', KEYS[3], ARGV[1])
-return 1
-"""
-# The token key is named by the digest stored in the analyst's hash; ARGV[1] is its {auth} prefix.
-_REVOKE = """
-local digest = redis.call('HGET', KEYS[1], 'token')
-if not digest then return 0 end
-redis.call('DEL', KEYS[1], ARGV[1] .. digest)
-redis.call('SREM', KEYS[2], ARGV[2])
-return 1
-"""
 
 
 @dataclass(frozen=True)
@@ -54,8 +37,10 @@ class Analysts:
     def __init__(self, redis: Client, keyring: Keyring) -> None:
         self.redis = redis
         self.keyring = keyring
-        self._add = redis.register_script(_ADD)
-        self._revoke = redis.register_script(_REVOKE)
+        # Each change is one script over keys of the {auth} slot: atomic on one Redis and on a cluster,
+        # where redis-py's pipeline offers neither MULTI nor WATCH.
+        self._add = Script(redis, source(__package__, "add_analyst.lua"))
+        self._revoke = Script(redis, source(__package__, "revoke_analyst.lua"))
 
     async def add(self, name: str, role: str) -> str:
         """Create an analyst and return their token: the only time it exists in clear."""
@@ -65,14 +50,14 @@ class Analysts:
             raise InvalidInput(f"role: must be one of {', '.join(ROLES)}", code="invalid_field")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = self.keyring.token_digest(token)
-        created = await self._add(keys=[keys.analyst(name), keys.analyst_token(digest), keys.ANALYSTS],
-                                  args=[name, role, digest, now_iso()])
+        created = await self._add([keys.analyst(name), keys.analyst_token(digest), keys.ANALYSTS],
+                                  [name, role, digest, now_iso()])
         if not created:
             raise Conflict(f"analyst {name} exists already", code="analyst_exists")
         return token
 
     async def revoke(self, name: str) -> None:
-        if not await self._revoke(keys=[keys.analyst(name), keys.ANALYSTS], args=[keys.analyst_token(""), name]):
+        if not await self._revoke([keys.analyst(name), keys.ANALYSTS], [keys.analyst_token(""), name]):
             raise NotFound(f"no analyst {name}", code="analyst_not_found")
 
     async def authenticate(self, token: str) -> Analyst | None:

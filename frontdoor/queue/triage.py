@@ -16,16 +16,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from importlib import resources
 from typing import Any
 
 import orjson
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from .. import ids
 from ..reports import urls
 from ..errors import Conflict, InvalidInput, NotFound
 from ..storage.client import COMMAND_TIMEOUT_S, AutoPipeline, Client
+from ..storage.scripts import Script, source
 from ..reports.build import check, ASSESSMENT_SCHEMA
 from ..storage import keys
 
@@ -39,11 +39,6 @@ RECEIPT_STATUS = {"queued": "received", "in_review": "in_review", "assessed": "i
 CASE_REPORTS_SHOWN = 50
 FANOUT_GRACE_MS = 60_000
 CLOCK_SKEW_MS = 5 * 60_000  # tolerated difference between an analyst's clock and ours
-
-
-def _script(name: str) -> str:
-    pkg = resources.files("frontdoor.queue.lua")
-    return pkg.joinpath("scripts.lua").read_text() + "\n" + pkg.joinpath(name).read_text()
 
 
 def utc_day(ms: int) -> str:
@@ -97,13 +92,13 @@ class TriageQueue:
         self.lease_ms = lease_ms
         self.retention_ms = retention_ms
         self.clock_ms = clock_ms
-        self._submit = redis.register_script(_script("submit.lua"))
+        self._submit = Script(redis, source(__package__, "scripts.lua", "submit.lua"))
         # Submits from concurrent requests (e-mails, chats) share a pipeline, as conversation writes do.
         self._submits = AutoPipeline(redis, timeout_s=COMMAND_TIMEOUT_S)
-        self._claim = redis.register_script(_script("claim.lua"))
-        self._lease = redis.register_script(_script("lease.lua"))
-        self._assess = redis.register_script(_script("assess.lua"))
-        self._fanout_done = redis.register_script(_script("fanout.lua"))
+        self._claim = Script(redis, source(__package__, "scripts.lua", "claim.lua"))
+        self._lease = Script(redis, source(__package__, "scripts.lua", "lease.lua"))
+        self._assess = Script(redis, source(__package__, "scripts.lua", "assess.lua"))
+        self._fanout_done = Script(redis, source(__package__, "scripts.lua", "fanout.lua"))
 
     async def aclose(self) -> None:
         """Wait for submits on their way (a server stopping)."""
@@ -186,11 +181,7 @@ class TriageQueue:
             args += [keys.url_digest(url["normalized"]), url["normalized"], url["original"], ids.new_id(shard)]
         if home and not report["urls"]:
             args.append(ids.new_id(shard))
-        names = [keys.url_index(shard)]
-        try:
-            result: list[str] = await self._submits.execute_command("EVALSHA", self._submit.sha, 1, *names, *args)
-        except NoScriptError:  # Redis restarted or flushed its scripts: redis-py's Script loads it again
-            result = await self._submit(keys=names, args=args)
+        result: list[str] = await self._submit([keys.url_index(shard)], args, via=self._submits)
         return result
 
     async def _fan_out(self, report: dict[str, Any], now: int, by_shard: dict[int, list[dict[str, str]]]) -> list[tuple[str, str]]:
@@ -201,7 +192,7 @@ class TriageQueue:
         for shard, shard_urls in by_shard.items():
             cases += _pairs(await self._run_submit(shard, report, now, False, b"", "", shard_urls))
         # One script, not a MULTI: redis-py's cluster pipeline has no transactions.
-        await self._fanout_done(keys=[keys.fanout(home)], args=[keys.tag(home), rid, *(c for c, _ in cases)])
+        await self._fanout_done([keys.fanout(home)], [keys.tag(home), rid, *(c for c, _ in cases)])
         return cases
 
     async def recover_fanout(self) -> int:
@@ -230,11 +221,11 @@ class TriageQueue:
         """The next case for this analyst: urgent lanes of every shard first, then the oldest normal case."""
         now = self.clock_ms()
         if self.shards == 1:
-            result = await self._claim(keys=[keys.lane(0, "urgent")], args=[keys.tag(0), analyst, self.lease_ms, now, "urgent,normal"])
+            result = await self._claim([keys.lane(0, "urgent")], [keys.tag(0), analyst, self.lease_ms, now, "urgent,normal"])
             return result[0] if result else None
         for lane in keys.LANES:
             for shard in await self._shards_by_age(lane):
-                result = await self._claim(keys=[keys.lane(shard, lane)], args=[keys.tag(shard), analyst, self.lease_ms, now, lane])
+                result = await self._claim([keys.lane(shard, lane)], [keys.tag(shard), analyst, self.lease_ms, now, lane])
                 if result:
                     return str(result[0])
         return None
@@ -259,8 +250,8 @@ class TriageQueue:
 
     async def _lease_op(self, op: str, case_id: str, actor: str, target: str = "") -> None:
         shard = _shard(case_id)
-        result = await self._lease(keys=[keys.case(shard, case_id)],
-                                   args=[keys.tag(shard), op, actor, case_id, self.clock_ms(), self.lease_ms, target])
+        result = await self._lease([keys.case(shard, case_id)],
+                                   [keys.tag(shard), op, actor, case_id, self.clock_ms(), self.lease_ms, target])
         _raise_for(result[0], case_id)
 
     async def assess(
@@ -294,7 +285,7 @@ class TriageQueue:
         shard = _shard(case_id)
         now = self.clock_ms()
         actions = [_action(a, now) for a in body.get("actions", [])]
-        result = await self._assess(keys=[keys.case(shard, case_id)], args=[
+        result = await self._assess([keys.case(shard, case_id)], [
             keys.tag(shard), op, analyst, case_id, now, utc_day(now), body["classification"],
             body.get("hosting_country") or "", (body.get("note") or "").strip(),
             json.dumps(actions), self.retention_ms, CLOCK_SKEW_MS])

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from support.api import ANALYST_PREFIX, UNKNOWN_CASE_ID, analyst_routes, assert_error, dump_redis, ok_json, receipt_status, submit
 from frontdoor.api.accounts import ROLES
 from frontdoor.app import create_app
-from frontdoor.storage.server import free_port
+from support.servers import free_port
 from frontdoor.reports.build import CATEGORIES
 
 JSON = {"Content-Type": "application/json"}

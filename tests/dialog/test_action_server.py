@@ -28,7 +28,8 @@ from frontdoor.dialog import domain as rasa_domain
 from frontdoor.dialog import form, i18n
 from frontdoor.dialog.actions import ValidateReportForm, registered
 from frontdoor.queue import TriageQueue
-from frontdoor.storage.server import RedisServer, free_port
+from frontdoor.storage.server import RedisServer
+from support.servers import free_port
 from support import REPO
 
 SECRET = "action-server-test-secret-" + "z" * 14  # 40 characters

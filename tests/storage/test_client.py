@@ -24,7 +24,7 @@ from support.redisdb import count_round_trips
 from frontdoor.cli import _safe
 from frontdoor.errors import ConfigError
 from frontdoor.storage.client import AutoPipeline, ClusterUrl, connect, parse_cluster_url
-from frontdoor.storage.server import free_port
+from support.servers import free_port
 from frontdoor.settings import Settings
 
 

@@ -30,7 +30,7 @@ from frontdoor.errors import Conflict, NotFound
 from frontdoor.queue import AlreadySubmitted, stats
 from frontdoor.storage import keys
 from frontdoor.queue.retention import purge_expired
-from frontdoor.storage.server import LocalCluster
+from support.servers import LocalCluster
 from frontdoor.reports.build import build_report
 
 DAY_MS = 86_400_000

@@ -28,7 +28,7 @@ from frontdoor.queue import TriageQueue, stats
 from frontdoor.reports.intake import DEDUPE_TTL_S, ReportIntake
 from frontdoor.settings import EmailSettings, HotlineSettings
 from frontdoor.storage import keys
-from frontdoor.storage.server import free_port
+from support.servers import free_port
 
 REPORT_TO = "report@hotline.example"
 SENDER = "canary.sender.7731@example.org"

@@ -68,9 +68,11 @@ class Parts:
     accounts: Analysts
 
 
+ChannelFactory = Callable[[Parts], "Channel | None"]
+
 # The channels the app runs, by the name reports carry. A factory answers None for a channel the
 # settings turn off.
-CHANNELS: Mapping[str, Callable[[Parts], Channel | None]] = {
+CHANNELS: Mapping[str, ChannelFactory] = {
     "web": lambda p: WebChat(p.dialog, p.browser_limits),
     "web_form": lambda p: WebForm(p.intake, p.catalog, p.browser_limits, p.settings.hotline),
     "email": lambda p: EmailChannel(p.intake, p.outbox, p.catalog, p.keyring, p.settings.email, p.settings.hotline,
@@ -78,7 +80,7 @@ CHANNELS: Mapping[str, Callable[[Parts], Channel | None]] = {
 }
 
 
-def build_parts(settings: Settings, redis_url: str) -> Parts:
+def build_parts(settings: Settings, redis_url: str, channels: Mapping[str, ChannelFactory] = CHANNELS) -> Parts:
     redis = connect(redis_url)
     keyring = Keyring(load_secret(settings))
     queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
@@ -91,24 +93,26 @@ def build_parts(settings: Settings, redis_url: str) -> Parts:
     web = settings.web
     limiter = RateLimiter(redis, keyring, {"conversations": web.conversations_per_min, "messages": web.messages_per_min,
                                            "reports": web.conversations_per_min})
-    return Parts(settings, redis, keyring, queue, intake, Outbox(redis, keyring, settings.outbox, CHANNELS), catalog,
+    return Parts(settings, redis, keyring, queue, intake, Outbox(redis, keyring, settings.outbox, channels), catalog,
                  dialog, limiter, RequestLimits(limiter, trust_forwarded_for=web.trust_forwarded_for),
                  Analysts(redis, keyring))
 
 
-def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True) -> web.Application:
-    parts = build_parts(settings, redis_url)
-    channels = {name: channel for name, make in CHANNELS.items() if (channel := make(parts)) is not None}
+def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
+               channels: Mapping[str, ChannelFactory] = CHANNELS) -> web.Application:
+    """`channels`: CHANNELS, unless a test brings a channel of its own."""
+    parts = build_parts(settings, redis_url, channels)
+    running = {name: channel for name, make in channels.items() if (channel := make(parts)) is not None}
     app = web.Application(middlewares=[security_middleware(settings.web, error_guard(settings.request_timeout_s))],
                           client_max_size=settings.max_body_bytes)
     app[ACCOUNTS], app[INTAKE], app[KEYRING] = parts.accounts, parts.intake, parts.keyring
     app[OUTBOX], app[QUEUE], app[PING] = parts.outbox, parts.queue, parts.redis.ping
     templates.setup(app)
-    for channel in channels.values():
+    for channel in running.values():
         app.router.add_routes(channel.routes())
     public.add_routes(app)
     analyst.add_routes(app)
-    app.cleanup_ctx.append(lambda _app: _lifecycle(parts, channels, housekeeping=housekeeping))
+    app.cleanup_ctx.append(lambda _app: _lifecycle(parts, running, housekeeping=housekeeping))
     return app
 
 
@@ -121,12 +125,12 @@ async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeep
     except UNAVAILABLE:  # TimeoutError included: it is an OSError
         # Start anyway: /readyz reports 503 and submits answer 503 until Redis is back.
         log.warning("redis unreachable at start-up; the queue is set up on the next housekeeping run")
-    tasks = [asyncio.create_task(OutboxSender(parts.outbox, channels).run())]
-    if housekeeping:
-        tasks.append(asyncio.create_task(_housekeeping(parts)))
     async with contextlib.AsyncExitStack() as running:
-        for channel in channels.values():
+        for channel in channels.values():  # first: the sender may hand them a message at once
             await running.enter_async_context(channel.running())
+        tasks = [asyncio.create_task(OutboxSender(parts.outbox, channels).run())]
+        if housekeeping:
+            tasks.append(asyncio.create_task(_housekeeping(parts)))
         yield
         for task in tasks:
             task.cancel()

@@ -191,6 +191,7 @@ class Settings:
             ),
             outbox=OutboxSettings(
                 max_attempts=integer("OUTBOX_MAX_ATTEMPTS", 8, 1, 100),
+                first_retry_s=integer("OUTBOX_FIRST_RETRY_SECONDS", 30, 1, 3600),
                 ttl_s=integer("OUTBOX_TTL_HOURS", 72, 1, 24 * 30) * 3600,
             ),
         )

@@ -92,29 +92,31 @@ class OutboxSender:
         sent = 0
         async with self._slots:
             for message in messages:
-                if not await self._send(message):
+                outcome = await self._send(message)
+                if outcome == "failed":
                     break  # the rest wait for the next round, behind this one
-                sent += 1
+                sent += outcome == "sent"
         return sent
 
-    async def _send(self, message: Outbound) -> bool:
-        """True when the message is done with (sent, or buried for good)."""
+    async def _send(self, message: Outbound) -> str:
+        """"sent", "buried" (done with, for good) or "failed" (pending, for another attempt)."""
         channel = self._channels[message.channel]
         try:
             async with asyncio.timeout(DELIVERY_TIMEOUT_S):
                 await channel.deliver(message)
         except Undeliverable as exc:
             await self._outbox.bury(message.channel, message.id, message.attempt, exc.reason)
-            return True
+            return "buried"
         except DeliveryFailed as exc:
             return await self._failed(message, exc.reason)
         except Exception as exc:  # a network error, a timeout, or a bug in the channel: try again later
             return await self._failed(message, type(exc).__name__)
         await self._outbox.done(message)
-        return True
+        return "sent"
 
-    async def _failed(self, message: Outbound, reason: str) -> bool:
-        if not await self._outbox.failed(message, reason):
-            log.info("outbox: a %s message failed (%s), attempt %d; next in %d s", message.channel, reason,
-                     message.attempt, self._outbox.backoff_ms(message.attempt) // 1000)
-        return False
+    async def _failed(self, message: Outbound, reason: str) -> str:
+        if await self._outbox.failed(message, reason):
+            return "buried"
+        log.info("outbox: a %s message failed (%s), attempt %d; next in %d s", message.channel, reason,
+                 message.attempt, self._outbox.backoff_ms(message.attempt) // 1000)
+        return "failed"

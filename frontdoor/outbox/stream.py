@@ -107,7 +107,7 @@ class Outbox:
         if not bodies:
             return []
         now = self._clock_ms()
-        args: list[Any] = ["1" if once else "0", once_ttl_s, self._oldest_kept(now), channel,
+        args: list[Any] = ["1" if once else "0", once_ttl_s, self.settings.ttl_s * 1000, channel,
                            self._keyring.encrypt(recipient), now + self.settings.ttl_s * 1000]
         args += [orjson.dumps(body) for body in bodies]
         ids = await self._put([keys.outbox_stream(channel), keys.outbox_once(once) if once else NO_ONCE], args)
@@ -119,11 +119,24 @@ class Outbox:
         """Messages for this consumer to send now: those due for another attempt first, then new ones
         (waiting up to `block_ms` for one). Expired ones are dropped on the way; a message whose
         attempts are used up (its sender died during the last) is buried."""
+        try:
+            return await self._take(channels, consumer, count, block_ms)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis lost its data (restarted without persistence): make the groups again and carry on.
+            log.warning("outbox: the consumer groups were gone; made again")
+            await self.setup(channels)
+            return []
+
+    async def _take(self, channels: Sequence[str], consumer: str, count: int, block_ms: int) -> list[Outbound]:
         taken = await self._due_again(channels, consumer, count)
         if len(taken) < count:
             streams: dict[Any, Any] = {keys.outbox_stream(c): ">" for c in channels}
+            # BLOCK 0 would wait for ever: no wait is no BLOCK at all.
+            wait = block_ms if block_ms > 0 and not taken else None
             replies = await self._redis.xreadgroup(keys.OUTBOX_GROUP, consumer, streams, count=count - len(taken),
-                                                   block=block_ms if not taken else None)
+                                                   block=wait)
             for stream, entries in replies or []:
                 channel = _channel_of(stream)
                 taken += [m for m in [await self._entry(channel, i, f, 1) for i, f in entries] if m]
@@ -147,7 +160,7 @@ class Outbox:
     async def bury(self, channel: str, entry_id: str, attempts: int, reason: str) -> None:
         now = self._clock_ms()
         await self._bury([keys.outbox_stream(channel), keys.OUTBOX_DEAD],
-                         [keys.OUTBOX_GROUP, entry_id, attempts, reason[:200], now, self._oldest_kept(now)])
+                         [keys.OUTBOX_GROUP, entry_id, attempts, reason[:200], now, self.settings.ttl_s * 1000])
         log.warning("outbox: a %s message moved to the dead letters (%s)", channel, reason[:200])
 
     # -- looking at it: the CLI and the statistics -----------------------------------------
@@ -180,17 +193,16 @@ class Outbox:
         return bool(await self._redis.xdel(keys.OUTBOX_DEAD, dead_id))
 
     async def trim(self) -> None:
-        """What is past its TTL out of every stream (puts trim too; this covers quiet days)."""
-        oldest = self._oldest_kept(self._clock_ms())
+        """What is past its TTL out of every stream (puts trim too; this covers quiet days). Entry ids
+        are Redis's clock, so the cut is made by Redis's clock too."""
+        seconds, micros = await self._redis.time()
+        oldest = f"{seconds * 1000 + micros // 1000 - self.settings.ttl_s * 1000}-0"
         pipe = self._redis.pipeline(transaction=False)
         for stream in [*(keys.outbox_stream(c) for c in self.channels), keys.OUTBOX_DEAD]:
             pipe.xtrim(stream, minid=oldest, approximate=False)
         await pipe.execute()
 
     # -- pieces -------------------------------------------------------------------------
-
-    def _oldest_kept(self, now: int) -> str:
-        return f"{now - self.settings.ttl_s * 1000}-0"
 
     async def _due_again(self, channels: Sequence[str], consumer: str, count: int) -> list[Outbound]:
         """Pending messages idle for at least their backoff: failed, or their sender died."""

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from frontdoor.api.appkeys import KEYRING, OUTBOX, QUEUE
 from frontdoor.app import create_app
@@ -28,6 +27,7 @@ from frontdoor.queue import TriageQueue, stats
 from frontdoor.reports.intake import DEDUPE_TTL_S, ReportIntake
 from frontdoor.settings import EmailSettings, HotlineSettings
 from frontdoor.storage import keys
+from support.relay import Relay, running_relay
 from support.servers import free_port
 
 REPORT_TO = "report@hotline.example"
@@ -35,37 +35,17 @@ SENDER = "canary.sender.7731@example.org"
 CORPUS = Path(__file__).parent / "corpus"
 
 
-class Recorder:
-    """The outbound relay: records every message it takes; refuses with 451 while `refusing` is above 0."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.refusing = 0
-        self.refused = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.refusing > 0:
-            self.refusing -= 1
-            self.refused += 1
-            return "451 4.3.0 Try again later"
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 OK"
-
-
 @pytest.fixture
 def relay() -> Any:
-    recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, recorder
-    controller.stop()
+    with running_relay() as recorder:
+        yield recorder
 
 
 @pytest.fixture
 async def mail(aiohttp_client, settings, redis, redis_url, relay):  # type: ignore[no-untyped-def]
-    controller, recorder = relay
+    recorder = relay
     port = free_port()
-    s = replace(settings, email=EmailSettings(port=port, addresses=(REPORT_TO,), relay=("127.0.0.1", controller.port)),
+    s = replace(settings, email=EmailSettings(port=port, addresses=(REPORT_TO,), relay=("127.0.0.1", relay.port)),
                 hotline=HotlineSettings(country="GB", public_url="https://report.hotline.example/"),
                 outbox=replace(settings.outbox, poll_s=0.05, first_retry_s=0.2, max_attempts=3))
     client = await aiohttp_client(create_app(s, redis_url, housekeeping=False))  # starts the SMTP server
@@ -219,7 +199,7 @@ async def test_no_reply_to_auto_replies_bounces_or_lists(mail, headers, mail_fro
 
 
 async def test_a_relay_refusing_for_a_while_gets_the_reply_once_it_takes_mail_again(mail):
-    recorder: Recorder = mail["recorder"]
+    recorder: Relay = mail["recorder"]
     recorder.refusing = 2  # two attempts answered 451, then the relay takes mail again
     assert (await asend(mail["port"], message()))[0] == 250
     await wait_for(lambda: recorder.messages, timeout_s=10)
@@ -230,7 +210,7 @@ async def test_a_relay_refusing_for_a_while_gets_the_reply_once_it_takes_mail_ag
 
 
 async def test_a_reply_the_relay_always_refuses_ends_in_the_dead_letters(mail):
-    recorder: Recorder = mail["recorder"]
+    recorder: Relay = mail["recorder"]
     recorder.refusing = 1000
     assert (await asend(mail["port"], message()))[0] == 250
     outbox: Outbox = mail["outbox"]

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frontdoor.reports import urls as urls_module
+from frontdoor.reports.urls import finder
 from frontdoor.reports.urls import MAX_URL_LENGTH, ReportedUrl, UrlError, defang, find_urls, normalize, parse
 
 ONION = "a" * 40 + "234567" + "b" * 10  # 56 base32 characters
@@ -459,15 +460,15 @@ def test_find_urls_returns_substrings(text: str) -> None:
 def _plain_scan_url(text: str, start: int) -> int:
     """_scan_url as first written, a character at a time."""
     i, n = start, len(text)
-    while i < n and urls_module._host_char(text[i]):
+    while i < n and finder._host_char(text[i]):
         i += 1
-    authority_end = urls_module._trim_host(text, start, i)
+    authority_end = finder._trim_host(text, start, i)
     if authority_end < i:
-        return urls_module._trim_trailing(text, start, authority_end)
+        return finder._trim_trailing(text, start, authority_end)
     if i < n and text[i] in "/?#":
-        while i < n and text[i] in urls_module._ASCII_URL_CHARS:
+        while i < n and text[i] in finder._ASCII_URL_CHARS:
             i += 1
-    return urls_module._trim_trailing(text, start, i)
+    return finder._trim_trailing(text, start, i)
 
 
 def _plain_find_urls(text: str) -> list[str]:

@@ -9,23 +9,22 @@ pipelines, which redis-py's cluster client splits by node.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 from redis.exceptions import ResponseError
 
 from .. import ids
-from ..reports import urls
+from .views import CLOCK_SKEW_MS, analyst_action, audit_view, case_view, utc_day
 from ..errors import Conflict, InvalidInput, NotFound
 from ..storage.client import COMMAND_TIMEOUT_S, AutoPipeline, Client
 from ..storage.scripts import Script, source
+from ..reports import urls
 from ..reports.build import check, ASSESSMENT_SCHEMA
 from ..storage import keys
 
@@ -38,23 +37,6 @@ RECEIPT_STATUS = {"queued": "received", "in_review": "in_review", "assessed": "i
                   "action_taken": "action_taken", "closed": "closed"}
 CASE_REPORTS_SHOWN = 50
 FANOUT_GRACE_MS = 60_000
-CLOCK_SKEW_MS = 5 * 60_000  # tolerated difference between an analyst's clock and ours
-
-
-def utc_day(ms: int) -> str:
-    return _day(ms // 86_400_000)
-
-
-@functools.lru_cache(maxsize=4)
-def _day(days_since_epoch: int) -> str:
-    """Every submit names its day; formatting a datetime each time costs more than the rest of its arguments."""
-    return (date(1970, 1, 1) + timedelta(days=days_since_epoch)).isoformat()
-
-
-def iso(ms: int | str | None) -> str | None:
-    if ms in (None, ""):
-        return None
-    return datetime.fromtimestamp(int(ms) / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class AlreadySubmitted(Conflict):
@@ -284,7 +266,7 @@ class TriageQueue:
     async def _run_assess(self, op: str, case_id: str, analyst: str, body: dict[str, Any]) -> str:
         shard = _shard(case_id)
         now = self.clock_ms()
-        actions = [_action(a, now) for a in body.get("actions", [])]
+        actions = [analyst_action(a, now) for a in body.get("actions", [])]
         result = await self._assess([keys.case(shard, case_id)], [
             keys.tag(shard), op, analyst, case_id, now, utc_day(now), body["classification"],
             body.get("hosting_country") or "", (body.get("note") or "").strip(),
@@ -303,8 +285,8 @@ class TriageQueue:
         fields, report_ids, audit = await pipe.execute()
         if not fields:
             raise NotFound(f"no case {case_id}", code="case_not_found")
-        case = _case_view(fields)
-        case["audit"] = [_audit_view(json.loads(a)) for a in audit]
+        case = case_view(fields)
+        case["audit"] = [audit_view(json.loads(a)) for a in audit]
         if with_reports:
             case["reports"] = await self.reports(report_ids)
         return case
@@ -328,7 +310,7 @@ class TriageQueue:
             fields = await self.redis.hgetall(keys.case(shard, case_id))
             if not fields:
                 break
-            found.append(_case_view(fields))
+            found.append(case_view(fields))
             case_id = fields.get("previous_case")
         return found
 
@@ -399,63 +381,3 @@ def _raise_for(code: str, case_id: str) -> None:
         return
     cls, message = _ERRORS[code]
     raise cls(message.format(case=case_id), code={"not_found": "case_not_found", "action_before_case": "invalid_field"}.get(code, code))  # type: ignore[call-arg]
-
-
-def _action(action: dict[str, Any], now: int) -> dict[str, Any]:
-    at = now
-    if "at" in action:
-        try:
-            when = datetime.fromisoformat(action["at"].replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(f"actions: {action['type']}: 'at' must be a date-time such as 2026-03-02T09:00:00Z",
-                               code="invalid_field") from None
-        if when.tzinfo is None:  # a time without an offset would be read in the server's zone
-            raise InvalidInput(f"actions: {action['type']}: 'at' needs a time zone, e.g. a trailing Z for UTC", code="invalid_field")
-        at = int(when.timestamp() * 1000)
-        if at > now + CLOCK_SKEW_MS:
-            raise InvalidInput(f"actions: {action['type']} cannot happen in the future", code="invalid_field")
-        # assess.lua refuses a time before the case was opened (it knows when that was).
-    out = {"type": action["type"], "at": at, "day": utc_day(at)}
-    for key in ("partner_country", "reference"):
-        if key in action:
-            out[key] = action[key]
-    return out
-
-
-_TIMES = ("created_at", "lease_until", "assessed_at", "forwarded_at", "forwarded_le_at", "forwarded_partner_at",
-          "ntd_sent_at", "removed_at", "closed_at")
-
-
-def _case_view(fields: dict[str, str]) -> dict[str, Any]:
-    """The case as analysts see it: the URL also defanged for display, and never fetched."""
-    defang = urls.defang
-    view: dict[str, Any] = {
-        "id": fields["id"],
-        "status": fields["status"],
-        "lane": fields["lane"],
-        "url": fields.get("url"),
-        "url_defanged": defang(fields["url"]) if fields.get("url") else None,
-        # Only kept when the reporter's form differs from the normalized one (saves memory per case).
-        "url_original_defanged": defang(fields.get("url_original") or fields["url"]) if fields.get("url") else None,
-        "report_count": int(fields["report_count"]),
-        "reporter_categories": fields.get("categories", "").split(),
-        "classification": fields.get("classification"),
-        "hosting_country": fields.get("hosting_country"),
-        "partner_country": fields.get("partner_country"),
-        "assessed_by": fields.get("assessed_by"),
-        "claimed_by": fields.get("claimed_by"),
-        "note": fields.get("note"),
-        "previous_case": fields.get("previous_case"),
-        "next_case": fields.get("next_case"),
-    }
-    for name in _TIMES:
-        view[name] = iso(fields.get(name))
-    return view
-
-
-def _audit_view(entry: dict[str, Any]) -> dict[str, Any]:
-    entry = {k: v for k, v in entry.items() if v is not False}  # cjson has no null: false stands for "none"
-    entry["t"] = iso(entry["t"])
-    if "at" in entry:
-        entry["at"] = iso(entry["at"])
-    return entry

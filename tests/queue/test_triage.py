@@ -13,7 +13,7 @@ from frontdoor.errors import Conflict, NotFound
 from frontdoor.queue import AlreadySubmitted, stats
 from frontdoor.storage import keys
 from frontdoor.queue.retention import purge_expired
-from frontdoor.queue.triage import utc_day
+from frontdoor.queue.views import utc_day
 from frontdoor.reports.build import build_report
 
 DAY_MS = 86_400_000

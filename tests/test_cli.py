@@ -140,3 +140,51 @@ def test_serve_runs_an_embedded_redis_and_keeps_reports(tmp_path: Path) -> None:
     finally:
         _stop(proc)
     assert "http://127.0.0.1" in "".join(lines) and "Token" not in "".join(lines)  # the first analyst is created once
+
+
+def test_outbox_lists_retries_and_drops_dead_letters_naming_no_recipient(tmp_path: Path, redis_url: str) -> None:
+    import asyncio
+
+    from frontdoor.keyring import Keyring
+    from frontdoor.outbox import Outbox
+    from frontdoor.settings import OutboxSettings
+    from frontdoor.storage import keys
+    from frontdoor.storage.client import connect
+
+    secret = "cli-outbox-secret-" + "k" * 32
+    recipient = "dead.letter.canary@example.org"
+
+    async def two_dead_letters() -> None:
+        redis = connect(redis_url)
+        box = Outbox(redis, Keyring(secret.encode()), OutboxSettings(max_attempts=1), ["email"])
+        await box.setup()
+        await box.put("email", recipient, [{"subject": "first"}, {"subject": "second"}])
+        for message in await box.take(["email"], "test", count=10, block_ms=0):
+            assert await box.failed(message, "relay said 550 no such user")  # the last attempt: buried
+        await redis.aclose()
+
+    async def stream_length() -> int:
+        redis = connect(redis_url)
+        try:
+            return int(await redis.xlen(keys.outbox_stream("email")))
+        finally:
+            await redis.aclose()
+
+    asyncio.run(two_dead_letters())
+    env = {"FRONTDOOR_REDIS_URL": redis_url, "FRONTDOOR_SECRET_KEY": secret}
+    listed = _cli(tmp_path, "outbox", "list", **env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("0 waiting to be sent, 2 dead letters.")
+    assert "550 no such user" in listed.stdout and recipient not in listed.stdout + listed.stderr
+    first_id, second_id = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
+    stats = json.loads(_cli(tmp_path, "queue", "stats", **env).stdout)
+    assert stats["outbox"] == {"waiting": 0, "dead_letters": 2}
+
+    retried = _cli(tmp_path, "outbox", "retry", first_id, **env)
+    assert retried.returncode == 0 and "queued again" in retried.stdout
+    assert asyncio.run(stream_length()) >= 1  # back in its channel's stream, for the sender to try again
+    dropped = _cli(tmp_path, "outbox", "drop", second_id, "1-1", **env)
+    assert dropped.returncode == 1 and "dropped" in dropped.stdout and "no such dead letter" in dropped.stdout
+    assert _cli(tmp_path, "outbox", "list", **env).stdout.startswith("1 waiting to be sent, 0 dead letters.")
+    nothing = _cli(tmp_path, "outbox", "retry", **env)
+    assert nothing.returncode == 1 and "--all" in nothing.stderr

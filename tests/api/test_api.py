@@ -862,3 +862,16 @@ async def test_stats_default_shape(api, add_analyst):
     assert stats["totals"]["reports"] == 0
     assert stats["notice_and_takedown"]["share_removed_within_3_days"] is None
     assert all(v is None for v in stats["median_seconds"].values())
+
+
+async def test_stats_count_the_outbox_waiting_and_dead_letters(api, add_analyst):
+    from frontdoor.api.appkeys import OUTBOX
+
+    h = await add_analyst("alice")
+    outbox = api.app[OUTBOX]
+    assert (await ok_json(await api.get(f"{ANALYST_PREFIX}/stats", headers=h)))["outbox"] == {"waiting": 0, "dead_letters": 0}
+    ids = await outbox.put("email", "stats.canary@example.org", [{"n": 1}, {"n": 2}])
+    await outbox.bury("email", ids[0], 5, "relay refused")
+    stats = await ok_json(await api.get(f"{ANALYST_PREFIX}/stats", headers=h))
+    assert stats["outbox"] == {"waiting": 1, "dead_letters": 1}
+    assert "stats.canary" not in json.dumps(stats)

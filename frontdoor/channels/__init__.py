@@ -1,6 +1,5 @@
-"""Channels: one module each (web, email, telegram, whatsapp, sms), added in later issues.
-
-A channel turns its transport's messages into dialog turns and the dialog's replies back
-into its transport; it never decides anything about a report itself. Until the dialog
-exists, the structured API (`POST /api/v1/reports`, channel "api") is the way in.
+"""The ways in for reporters, one module or small package each, all to the contract in base.py:
+web/ (chat widget and no-JS form), email/, terminal.py (`frontdoor chat`), and messaging.py, the
+part every webhook channel (Telegram, WhatsApp, SMS) shares. A channel turns its transport into the
+dialog's turns or the intake's submissions, and never decides anything about a report itself.
 """

@@ -1,0 +1,2 @@
+"""The web channels: the chat widget's JSON turns (chat.py) and the no-JavaScript form (form.py),
+with their static files and templates. Both answer within the request and keep nothing in the outbox."""

@@ -24,13 +24,6 @@ MAIN_PATH = ["report", "csam", "https://example.com/page?utm_source=x", "website
 
 
 @pytest.fixture
-async def services(redis, keyring):  # type: ignore[no-untyped-def]
-    queue = TriageQueue(redis)
-    await queue.setup()
-    return dialog_parts(queue, keyring)
-
-
-@pytest.fixture
 def dialog(services, redis):  # type: ignore[no-untyped-def]
     return services.dialog(ConversationStore(redis))
 

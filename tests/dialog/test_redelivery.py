@@ -7,11 +7,10 @@ import asyncio
 
 import pytest
 
-from support.dialog import dialog_parts, walk
+from support.dialog import walk
 from frontdoor.dialog.engine import Dialog
 from frontdoor.dialog.messages import ConversationKey, Inbound, Turn
 from frontdoor.dialog.store import ConversationStore
-from frontdoor.queue import TriageQueue
 from frontdoor.storage import keys
 
 TO_THE_LINK = ["report", "csam"]
@@ -19,10 +18,8 @@ NOT_A_LINK = "not a link at all"  # each time it is taken, the dialog counts one
 
 
 @pytest.fixture
-async def parts(redis, keyring):  # type: ignore[no-untyped-def]
-    queue = TriageQueue(redis)
-    await queue.setup()
-    return dialog_parts(queue, keyring)
+def parts(services):  # type: ignore[no-untyped-def]
+    return services
 
 
 @pytest.fixture

@@ -87,3 +87,25 @@ def test_tests_mirror_the_package(repo_root: Path) -> None:
         if rel.parts[0] in ("support", "benchmarks") or not any(folder.glob("test_*.py")):
             continue  # helpers, benchmark smoke tests, test data (an e-mail corpus)
         assert (repo_root / "frontdoor" / rel).is_dir(), f"tests/{rel} mirrors no frontdoor/{rel}"
+
+
+def test_every_path_the_docs_and_docstrings_name_exists(repo_root: Path) -> None:
+    """A file moved or renamed leaves no stale pointer behind: in the README, docs/ or the code."""
+    import re
+
+    named = re.compile(r"(?<![\w./-])((?:frontdoor|tests|benchmarks|docs)/[\w./-]*\w)")
+    texts = [repo_root / "README.md", *(repo_root / "docs").glob("*.md"), *(repo_root / "frontdoor").rglob("*.py")]
+    missing = set()
+    for path in texts:
+        for match in named.finditer(path.read_text(encoding="utf-8")):
+            target = match.group(1)
+            if "*" in target or "<" in target or not (repo_root / target).exists():
+                missing.add(f"{path.relative_to(repo_root)}: {target}")
+    # Shorter names in backticks (`http/errors.py`, `schemas/report.v1.json`): somewhere in the package.
+    short = re.compile(r"`([\w.-]+/[\w./-]+\.(?:py|lua|md|json|yml|yaml))`")
+    folders = [repo_root, repo_root / "frontdoor", *(p for p in (repo_root / "frontdoor").rglob("*") if p.is_dir())]
+    for path in texts:
+        for match in short.finditer(path.read_text(encoding="utf-8")):
+            if not any((folder / match.group(1)).exists() for folder in folders):
+                missing.add(f"{path.relative_to(repo_root)}: {match.group(1)}")
+    assert not missing, "\n".join(sorted(missing))

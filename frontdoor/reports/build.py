@@ -80,7 +80,7 @@ def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
 @cache
 def _verdict(name: str) -> jsonschema_rs.Validator:
     """The same schema for jsonschema-rs, which says valid or not in well under a microsecond where
-    jsonschema takes tens (tests/test_report.py holds the two to the same verdicts)."""
+    jsonschema takes tens (tests/reports/test_build.py holds the two to the same verdicts)."""
     return jsonschema_rs.validator_for(_inlined(load_schema(name)), validate_formats=True)
 
 
@@ -181,5 +181,5 @@ def build_report(
         "attachments_dropped": int(fields.get("attachments_dropped", 0)),
     }
     # Not re-checked against REPORT_SCHEMA here: that costs more than the rest of a submit, and
-    # tests/test_report.py proves every report this function builds conforms to it.
+    # tests/reports/test_build.py proves every report this function builds conforms to it.
     return report

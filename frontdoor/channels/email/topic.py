@@ -10,7 +10,7 @@ one of its category's trigger substrings, so the triggers are looked for first, 
 one pass (ahocorasick-rs: an Aho-Corasick automaton; a search per trigger read the text 34
 times); only where one occurs is the category's pattern run, and only in a window around the
 occurrence as wide as a phrase can be long. The answer is the same as searching the whole
-text (tests/test_mailtopic.py checks that against the whole-text search).
+text (tests/channels/email/test_topic.py checks that against the whole-text search).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ CATEGORY_TRIGGERS: Final = {
     "trafficking": ("traffick", "for sale", "handel", "traite", "trafic"),
 }
 # How far a phrase can reach from a trigger inside it, either way: at least the longest match
-# of any pattern plus the one character a closing \b looks at (tests/test_mailtopic.py checks).
+# of any pattern plus the one character a closing \b looks at (tests/channels/email/test_topic.py checks).
 PHRASE_REACH_CHARS: Final = 40
 _MAX_WINDOWS: Final = 32
 

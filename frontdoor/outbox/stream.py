@@ -226,8 +226,9 @@ class Outbox:
                     message = await self._entry(channel, claimed_id, fields, attempts + 1)
                     if message is not None:
                         taken.append(message)
-                if not any(claimed_id == entry_id for claimed_id, _ in claimed) and not claimed:
-                    # Redis 6.2 answers nothing useful for an entry trimmed away (past its TTL): let it go.
+                if not claimed and not await self._redis.xrange(stream, entry_id, entry_id):
+                    # Trimmed away past its TTL while pending (Redis 6.2 claims nothing for it): let it
+                    # go. An entry that still exists was claimed by another sender first: it is theirs.
                     await self._redis.xack(stream, keys.OUTBOX_GROUP, entry_id)
                 if len(taken) >= count:
                     return taken

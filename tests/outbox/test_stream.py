@@ -75,6 +75,29 @@ async def test_a_failed_message_waits_its_backoff_then_the_dead_letters(redis, k
     assert await box.take(["email"], "c1", count=5, block_ms=0) == []
 
 
+async def test_two_senders_taking_the_same_due_message_at_once_leave_it_to_one(redis, keyring):
+    """Both see it due; one claims it; the other must leave its pending entry alone, or a failure of
+    the winner's attempt would leave the message in nobody's pending list, never sent nor buried."""
+    import asyncio
+
+    box = Outbox(redis, keyring, OutboxSettings(first_retry_s=0.05, max_attempts=5, ttl_s=3600), ["email"])
+    await box.setup()
+    await box.put("email", RECIPIENT, [{"n": 1}])
+    (first,) = await box.take(["email"], "c1", count=5, block_ms=0)
+    assert not await box.failed(first, "the relay answered 451")
+    await asyncio.sleep(0.06)
+    a, b = await asyncio.gather(box.take(["email"], "c2", count=5, block_ms=0),
+                                box.take(["email"], "c3", count=5, block_ms=0))
+    assert len(a) + len(b) == 1
+    (winner,) = a or b
+    assert not await box.failed(winner, "the relay answered 451 again")
+    pending = await redis.xpending(keys.outbox_stream("email"), keys.OUTBOX_GROUP)
+    assert pending["pending"] == 1  # still waiting for its next attempt
+    await asyncio.sleep(0.11)
+    (again,) = await box.take(["email"], "c4", count=5, block_ms=0)
+    assert (again.id, again.attempt) == (first.id, 3)
+
+
 async def test_dead_letters_can_be_retried_or_dropped(outbox):
     await outbox.put("email", RECIPIENT, [{"n": 1}, {"n": 2}])
     for message in await outbox.take(["email"], "c1", count=5, block_ms=0):

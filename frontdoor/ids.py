@@ -1,15 +1,17 @@
 """Identifiers: sortable ids for reports and cases, and receipt codes a person can read out.
 
-Report and case ids are ULIDs (time-sortable) with the queue shard appended, so any
+Report and case ids are ULIDs (time-sortable; made by python-ulid, monotonic within a process:
+ids made one after the other sort in that order) with the queue shard appended, so any
 id names the Redis hash slot that holds it without a look-up table.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
+
+from ulid import LaxMonotonicPolicy, ULIDGenerator
 
 # Crockford's base32: no I, L, O or U, so a code survives being read out on the phone.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -22,23 +24,26 @@ def new_id(shard: int) -> str:
     return f"{new_ulid()}-{shard}"
 
 
-_last_ulid = [0, 0]  # the last ULID's milliseconds and randomness, for monotonic ids within a millisecond
+def _clock_ms() -> int:
+    """Wall-clock milliseconds that never step back: after a clock adjustment the ids carry on from
+    the last millisecond used (the generator then adds one to the last randomness), so ids stay in the
+    order they were made even when NTP moves the clock back."""
+    ms = max(time.time_ns() // 1_000_000, _last_ms[0])
+    _last_ms[0] = ms
+    return ms
+
+
+_last_ms = [0]
+# python-ulid's own generator: 48-bit milliseconds and 80 random bits; within one millisecond each id is
+# the last one plus one (monotonic, as the ULID spec suggests). Lax rather than the default strict policy:
+# if the 80 bits ever ran out within a millisecond, draw fresh ones instead of raising in a submit.
+_generator = ULIDGenerator(clock=_clock_ms, policy=LaxMonotonicPolicy())
 
 
 def new_ulid() -> str:
-    """A ULID string as python-ulid makes one (48-bit milliseconds, 80 random bits; within one
-    millisecond each id the last one plus one), in a fifth of its time: a submit mints two.
-    tests/test_ids.py reads ours back with python-ulid."""
-    ms = time.time_ns() // 1_000_000
-    last_ms, last_random = _last_ulid
-    if ms <= last_ms and last_random < (1 << 80) - 1:
-        ms, random = last_ms, last_random + 1
-    else:
-        random = int.from_bytes(os.urandom(10), "big")
-    _last_ulid[0], _last_ulid[1] = ms, random
-    value = (ms << 80) | random  # 128 bits: one character for the top 3, then 12 pairs and one more
-    return _CROCKFORD[value >> 125] + "".join([_PAIRS[(value >> shift) & 1023] for shift in range(115, 0, -10)]) \
-        + _CROCKFORD[value & 31]
+    """A ULID string (26 characters of Crockford's base32), made by python-ulid; ids made one after
+    the other in this process sort in the order they were made."""
+    return str(_generator.generate())
 
 
 def shard_of(item_id: str) -> int:

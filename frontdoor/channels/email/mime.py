@@ -69,13 +69,26 @@ def read_message(raw: bytes) -> Message:
     """
     end = raw.find(b"\r\n\r\n")  # the first empty line: refuse_unreadable allows no bare CR or LF before it
     if end > 0:
-        msg = BytesParser(policy=POLICY).parsebytes(raw[: end + 4], headersonly=True)
-        # get_payload(decode=True): the bytes as they are (decode=False would decode 8-bit bytes
-        # with the declared charset, which is the sender's choice).
-        if msg.get_content_maintype() not in ("multipart", "message") and msg.get_payload(decode=True) == b"":
+        head = raw[: end + 4]
+        msg = BytesParser(policy=POLICY).parsebytes(head, headersonly=True)
+        if msg.get_content_maintype() not in ("multipart", "message") and _nothing_left(msg, head.isascii()):
             msg.set_payload(raw[end + 4:].decode("ascii", "surrogateescape"))
             return msg
     return BytesParser(policy=POLICY).parsebytes(raw)
+
+
+def _nothing_left(msg: Message, ascii_head: bool) -> bool:
+    """Whether the parser read the whole header block as headers (its payload is empty).
+
+    Asked without decoding anything: get_payload() decodes 8-bit bytes with the declared charset
+    (the sender's choice: punycode is quadratic), and get_payload(decode=True) undoes a transfer
+    encoding, after which a payload of "=" or "!" would look empty. An ASCII payload has no 8-bit
+    bytes to decode; otherwise the undecoded bytes are asked for, which needs no
+    Content-Transfer-Encoding to be there (else the whole message is parsed).
+    """
+    if ascii_head:
+        return msg.get_payload() == ""
+    return "content-transfer-encoding" not in msg and msg.get_payload(decode=True) == b""
 
 
 @dataclass

@@ -755,6 +755,12 @@ def test_the_message_is_read_as_the_stdlib_parser_reads_it(path: Path) -> None:
     "Subject: x\r\nContent-Type: message/rfc822\r\n",
     "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n",
     "Subject: x\r\nContent-Type: text/plain; charset=\"utf-8\r\n",
+    # a header block ending early, with a transfer encoding under which what is left decodes to nothing
+    "Subject: x\r\nContent-Transfer-Encoding: base64\r\n!!!\r\n",
+    "Subject: x\r\nContent-Transfer-Encoding: quoted-printable\r\n=\r\n",
+    "Subject: caf\xe9\r\nContent-Transfer-Encoding: base64\r\n!!!\r\n",
+    "Subject: caf\xe9\r\nContent-Type: text/plain; charset=punycode\r\n\xe9 not a header\r\n",
+    "Subject: caf\xe9\r\nContent-Transfer-Encoding: 8bit\r\n",
 ])
 @pytest.mark.parametrize("body", ["", "line\r\n", "Subject: inner\r\n\r\nbody\r\n--b\r\n\r\nx\r\n--b--\r\n", "bare\nlf\rcr\xff\r\n"])
 def test_the_header_block_alone_reads_as_the_whole_message(head: str, body: str) -> None:
@@ -766,14 +772,15 @@ def test_the_header_block_alone_reads_as_the_whole_message(head: str, body: str)
 _HEAD_LINES = ["Subject: x", "Subject:", "Subject:   ", "X-A:\tvalue ", " folded", "\tfolded", "  ", "From: a@example.org",
                "From a@example.org Mon Jan  1 00:00:00 2024", "From ", ": no name", "X B: spaced name", "not a header",
                "X-\x7f: control", "Content-Type: multipart/mixed; boundary=b", "Content-Type: message/rfc822",
-               "Content-Type: text/plain; charset=utf-8", "X-8bit: caf\xe9", "Received: a;\tb", "X-Colons: a: b: c"]
+               "Content-Type: text/plain; charset=utf-8", "X-8bit: caf\xe9", "Received: a;\tb", "X-Colons: a: b: c",
+               "Content-Transfer-Encoding: base64", "Content-Transfer-Encoding: quoted-printable", "=", "!!!"]
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(_HEAD_LINES), min_size=1, max_size=8), st.sampled_from(["", "body\r\n", "--b\r\n\r\nx\r\n--b--\r\n"]))
 def test_a_plain_header_block_reads_as_the_parser_reads_it(lines: list[str], body: str) -> None:
-    # _plain_headers splits ordinary header blocks itself; whatever it takes or leaves to the
-    # parser, the message read is the parser's reading of the whole message.
+    # read_message parses the header block alone; whatever it takes or leaves to the parser, the
+    # message read is the parser's reading of the whole message.
     raw = ("".join(line + "\r\n" for line in lines) + "\r\n" + body).encode("latin-1")
     full = BytesParser(policy=mime.POLICY).parsebytes(raw)
     assert _structure(mime.read_message(raw)) == _structure(full)

@@ -9,7 +9,7 @@ import codecs
 import re
 from typing import Final
 
-__all__ = ["b64decode", "decode_bytes", "decode_encoded_words", "raw_bytes"]
+__all__ = ["b64decode", "decode_bytes", "decode_encoded_words", "raw_bytes", "transfer_decode"]
 
 _ENCODED_WORD_RE: Final = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*+)\?=")
 
@@ -97,3 +97,12 @@ def b64decode(data: bytes) -> bytes:
     rest = len(clean) % 4
     clean = clean[:-1] if rest == 1 else clean + b"=" * ((4 - rest) % 4)
     return binascii.a2b_base64(clean)
+
+
+def transfer_decode(data: bytes, encoding: str) -> bytes:
+    """`data` with its Content-Transfer-Encoding (lower-cased) undone; any other encoding is the bytes as they are."""
+    if encoding == "base64":
+        return b64decode(data)
+    if encoding == "quoted-printable":
+        return binascii.a2b_qp(data)
+    return data

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from frontdoor.channels.email import decode as maildecode, parse as mailparse
+from frontdoor.channels.email import clean as mailclean, decode as maildecode, headers as mailheaders
+from frontdoor.channels.email import limits, links as maillinks, mime, parse as mailparse
 from frontdoor.reports import urls
 from frontdoor.errors import FrontdoorError
 from frontdoor.keyring import Keyring
@@ -203,9 +204,15 @@ def test_category_read_from_the_subject_but_not_from_urls() -> None:
 
 
 def test_attachments_are_counted_never_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    decoded: list[str] = []
-    real = mailparse._transfer_decode
-    monkeypatch.setattr(mailparse, "_transfer_decode", lambda part, payload: decoded.append(payload) or real(part, payload))
+    decoded: list[bytes] = []
+    real = mime.body_bytes
+
+    def recording(part: Any) -> tuple[bytes, bool]:
+        data, cut = real(part)
+        decoded.append(data)
+        return data, cut
+
+    monkeypatch.setattr(mime, "body_bytes", recording)
     blob = base64.b64encode(b"PLACEHOLDER BLOB").decode()
     mail = parse(multipart(
         ("Content-Type: text/plain", "Body text https://www.example.com/body"),
@@ -220,7 +227,7 @@ def test_attachments_are_counted_never_read(monkeypatch: pytest.MonkeyPatch) -> 
     assert mail.attachments_dropped == 5
     assert mail.urls == ("https://www.example.com/body",)
     assert "attachment.example.com" not in mail.body_text + str(submission(mail))
-    assert decoded == ["Body text https://www.example.com/body"]
+    assert decoded == [b"Body text https://www.example.com/body"]
 
 
 def test_attachment_only_message_is_a_report_with_the_placeholder() -> None:
@@ -305,8 +312,8 @@ def test_message_id_normalization(value: str, expected: str | None) -> None:
                max_size=30))
 def test_message_id_escaping_is_the_plain_definition(text: str) -> None:
     # The usual Message-ID (visible ASCII) is returned as it is; everything else goes the long way.
-    plain = "".join(ch if "!" <= ch <= "~" and ch not in "<>%" else mailparse._percent(ch) for ch in text)
-    assert mailparse._visible(text) == plain
+    plain = "".join(ch if "!" <= ch <= "~" and ch not in "<>%" else mailheaders.percent(ch) for ch in text)
+    assert mailheaders.visible(text) == plain
 
 
 def test_message_id_absent_and_long() -> None:
@@ -347,7 +354,7 @@ def test_bare_cr_or_lf_in_headers_is_refused(raw: bytes) -> None:
 
 
 def test_too_big_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mailparse, "MAX_MESSAGE_BYTES", 100)
+    monkeypatch.setattr(limits, "MAX_MESSAGE_BYTES", 100)
     with pytest.raises(MailRejected) as info:
         parse(eml("x" * 200))
     assert info.value.smtp_code == 552 and info.value.reply.startswith("552 5.3.4 ")
@@ -361,7 +368,7 @@ def test_a_parser_failure_is_an_answer_and_the_log_holds_no_content(monkeypatch:
     monkeypatch.setattr(mailparse, "_parse", broken)
     with pytest.raises(MailRejected) as info:
         parse(eml("secret text https://www.example.com/secret"))
-    assert (info.value.smtp_code, info.value.reply) == (554, mailparse._INTERNAL_REPLY)
+    assert (info.value.smtp_code, info.value.reply) == (554, mailparse.INTERNAL_REPLY)
     assert "IndexError" in caplog.text and "secret" not in caplog.text and SENDER not in caplog.text
 
     def out_of_memory(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> ParsedMail:
@@ -504,27 +511,27 @@ def test_deep_nesting_stops_at_the_depth_limit_without_recursion() -> None:
         body += "".join(f"--n{i}--\n" for i in reversed(range(1, depth)))
         return eml("--n0\n" + body + "--n0--\n", content_type='multipart/mixed; boundary="n0"')
 
-    shallow = parse(nested(mailparse.MAX_DEPTH))
+    shallow = parse(nested(limits.MAX_DEPTH))
     assert shallow.urls == ("https://www.example.com/deep",) and shallow.attachments_dropped == 0
-    for depth in (mailparse.MAX_DEPTH + 2, 50, 3000):
+    for depth in (limits.MAX_DEPTH + 2, 50, 3000):
         deep = parse(nested(depth))
         assert deep.urls == () and deep.attachments_dropped == 1
 
 
 def test_parts_beyond_the_limit_are_counted_not_read() -> None:
-    parts = [("Content-Type: text/plain", f"part {i}") for i in range(mailparse.MAX_PARTS + 50)]
+    parts = [("Content-Type: text/plain", f"part {i}") for i in range(limits.MAX_PARTS + 50)]
     mail = parse(multipart(*parts))
-    assert f"part {mailparse.MAX_PARTS - 2}" in mail.body_text and f"part {mailparse.MAX_PARTS}" not in mail.body_text
+    assert f"part {limits.MAX_PARTS - 2}" in mail.body_text and f"part {limits.MAX_PARTS}" not in mail.body_text
     assert mail.attachments_dropped == 51
 
 
 def test_body_text_is_capped() -> None:
     mail = parse(eml(("word " * 20 + "\n") * 2000))
-    assert len(mail.body_text) <= mailparse.MAX_BODY_CHARS
+    assert len(mail.body_text) <= limits.MAX_BODY_CHARS
 
 
 def test_a_character_cut_by_the_part_limit_is_dropped_not_garbled() -> None:
-    body = "é" * (mailparse.MAX_PART_CHARS // 2) + "tail"  # the limit falls inside a two-byte character
+    body = "é" * (limits.MAX_PART_CHARS // 2) + "tail"  # the limit falls inside a two-byte character
     raw = eml("PLACEHOLDER", content_type="text/plain; charset=utf-8").replace(b"PLACEHOLDER", b"x" + body.encode())
     text = parse(raw).body_text
     assert text.startswith("xéé") and "\ufffd" not in text and "Ã" not in text
@@ -620,7 +627,7 @@ def test_corpus_message(name: str) -> None:
         mail = parse(raw)
     except MailRejected as exc:
         assert 400 <= exc.smtp_code < 600 and exc.reply.startswith(str(exc.smtp_code))
-        assert exc.reply != mailparse._INTERNAL_REPLY
+        assert exc.reply != mailparse.INTERNAL_REPLY
         assert expected.get("rejected") == exc.smtp_code, f"{name} was refused: {exc.reply}"
         return
     assert "rejected" not in expected, f"{name} should have been refused"
@@ -653,7 +660,7 @@ def check_random(raw: bytes) -> None:
         mail = parse(raw)
     except MailRejected as exc:
         assert 400 <= exc.smtp_code < 600
-        assert exc.reply != mailparse._INTERNAL_REPLY, "the parser failed; see the log for the exception"
+        assert exc.reply != mailparse.INTERNAL_REPLY, "the parser failed; see the log for the exception"
         return
     assert_storable(mail)
 
@@ -717,24 +724,26 @@ def test_url_scans_find_what_the_plain_patterns_find(text: str) -> None:
     # The scans start from "://" for speed; they must agree with the obvious patterns.
     assert [urls.url_start(m) for m in urls.URL_START_RE.finditer(text)] == \
         [m.start() for m in re.finditer(r"https?://", text, re.IGNORECASE)]
-    assert mailparse._without_urls(text) == re.sub(r"https?://\S*", " ", text, flags=re.IGNORECASE)
+    assert maillinks.without_urls(text) == re.sub(r"https?://\S*", " ", text, flags=re.IGNORECASE)
 
 
 def _structure(msg: Any) -> Any:
-    payload = msg._payload
-    return (msg.get_unixfrom(), list(msg.raw_items()), [type(d) for d in msg.defects],
-            [_structure(p) for p in payload] if isinstance(payload, list) else payload)
+    head = (msg.get_unixfrom(), list(msg.items()), [type(d) for d in msg.defects])
+    if msg.is_multipart():
+        return (*head, [_structure(p) for p in msg.get_payload()])
+    del msg["content-transfer-encoding"]  # so that get_payload(decode=True) gives the bytes as the parser kept them
+    return (*head, msg.get_payload(decode=True))
 
 
 @pytest.mark.parametrize("path", sorted(CORPUS.glob("*.eml")), ids=lambda p: p.name)
 def test_the_message_is_read_as_the_stdlib_parser_reads_it(path: Path) -> None:
     raw = path.read_bytes()
     try:
-        mailparse._check_header_lines(raw)
+        limits.refuse_unreadable(raw)
     except MailRejected:
         return  # refused before parsing
-    full = BytesParser(policy=mailparse._POLICY).parsebytes(raw)
-    assert _structure(mailparse._message(raw)) == _structure(full)
+    full = BytesParser(policy=mime.POLICY).parsebytes(raw)
+    assert _structure(mime.read_message(raw)) == _structure(full)
 
 
 @pytest.mark.parametrize("head", [
@@ -746,38 +755,54 @@ def test_the_message_is_read_as_the_stdlib_parser_reads_it(path: Path) -> None:
     "Subject: x\r\nContent-Type: message/rfc822\r\n",
     "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n",
     "Subject: x\r\nContent-Type: text/plain; charset=\"utf-8\r\n",
+    # a header block ending early, with a transfer encoding under which what is left decodes to nothing
+    "Subject: x\r\nContent-Transfer-Encoding: base64\r\n!!!\r\n",
+    "Subject: x\r\nContent-Transfer-Encoding: quoted-printable\r\n=\r\n",
+    "Subject: caf\xe9\r\nContent-Transfer-Encoding: base64\r\n!!!\r\n",
+    "Subject: caf\xe9\r\nContent-Type: text/plain; charset=punycode\r\n\xe9 not a header\r\n",
+    "Subject: caf\xe9\r\nContent-Transfer-Encoding: 8bit\r\n",
 ])
 @pytest.mark.parametrize("body", ["", "line\r\n", "Subject: inner\r\n\r\nbody\r\n--b\r\n\r\nx\r\n--b--\r\n", "bare\nlf\rcr\xff\r\n"])
 def test_the_header_block_alone_reads_as_the_whole_message(head: str, body: str) -> None:
     raw = (head + "\r\n" + body).encode("latin-1")
-    full = BytesParser(policy=mailparse._POLICY).parsebytes(raw)
-    assert _structure(mailparse._message(raw)) == _structure(full)
+    full = BytesParser(policy=mime.POLICY).parsebytes(raw)
+    assert _structure(mime.read_message(raw)) == _structure(full)
 
 
 _HEAD_LINES = ["Subject: x", "Subject:", "Subject:   ", "X-A:\tvalue ", " folded", "\tfolded", "  ", "From: a@example.org",
                "From a@example.org Mon Jan  1 00:00:00 2024", "From ", ": no name", "X B: spaced name", "not a header",
                "X-\x7f: control", "Content-Type: multipart/mixed; boundary=b", "Content-Type: message/rfc822",
-               "Content-Type: text/plain; charset=utf-8", "X-8bit: caf\xe9", "Received: a;\tb", "X-Colons: a: b: c"]
+               "Content-Type: text/plain; charset=utf-8", "X-8bit: caf\xe9", "Received: a;\tb", "X-Colons: a: b: c",
+               "Content-Transfer-Encoding: base64", "Content-Transfer-Encoding: quoted-printable", "=", "!!!"]
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(_HEAD_LINES), min_size=1, max_size=8), st.sampled_from(["", "body\r\n", "--b\r\n\r\nx\r\n--b--\r\n"]))
 def test_a_plain_header_block_reads_as_the_parser_reads_it(lines: list[str], body: str) -> None:
-    # _plain_headers splits ordinary header blocks itself; whatever it takes or leaves to the
-    # parser, the message read is the parser's reading of the whole message.
+    # read_message parses the header block alone; whatever it takes or leaves to the parser, the
+    # message read is the parser's reading of the whole message.
     raw = ("".join(line + "\r\n" for line in lines) + "\r\n" + body).encode("latin-1")
-    full = BytesParser(policy=mailparse._POLICY).parsebytes(raw)
-    assert _structure(mailparse._message(raw)) == _structure(full)
+    full = BytesParser(policy=mime.POLICY).parsebytes(raw)
+    assert _structure(mime.read_message(raw)) == _structure(full)
 
 
-def test_an_ordinary_header_block_is_split_without_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_single_part_body_is_not_run_through_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[bool] = []
     original = BytesParser.parsebytes
-    monkeypatch.setattr(BytesParser, "parsebytes", lambda self, *a, **k: calls.append(True) or original(self, *a, **k))
-    msg = mailparse._message(eml(headers="X-Folded: one\n\ttwo"))
-    assert calls == [] and msg["x-folded"] == "one\r\n\ttwo" and msg.get_content_charset() == "utf-8"
-    mailparse._message(eml(headers="From nobody Mon Jan  1 00:00:00 2024"))
-    assert calls  # an envelope line is the parser's to read
+
+    def recording(self: BytesParser, text: bytes, headersonly: bool = False) -> Any:
+        calls.append(headersonly)
+        return original(self, text, headersonly)
+
+    monkeypatch.setattr(BytesParser, "parsebytes", recording)
+    msg = mime.read_message(eml(headers="X-Folded: one\n\ttwo"))
+    assert calls == [True] and msg["x-folded"] == "one\r\n\ttwo" and msg.get_content_charset() == "utf-8"
+    assert msg.get_payload() == "Please check https://www.example.com/page\r\n"
+    for raw in (multipart(("Content-Type: text/plain", "x")), eml(headers="not a header"),
+                eml(headers="From nobody Mon Jan  1 00:00:00 2024")):
+        calls.clear()
+        mime.read_message(raw)
+        assert calls == [True, False]  # a multipart body, or a header block ending early, is the parser's to read
 
 
 _PARAM_PIECES = ["text/plain", " charset=utf-8", "charset=UTF-8 ", " Charset = iso-8859-1", "name=a.txt", 'name="a;b.txt"',
@@ -789,21 +814,19 @@ _PARAM_PIECES = ["text/plain", " charset=utf-8", "charset=UTF-8 ", " Charset = i
 @given(st.lists(st.sampled_from(_PARAM_PIECES), min_size=1, max_size=6).map(";".join),
        st.sampled_from(["content-type", "content-disposition"]))
 def test_parameters_are_read_as_the_stdlib_reads_them(value: str, header: str) -> None:
-    from email.message import EmailMessage
-
-    msg = mailparse._Part(policy=mailparse._POLICY)
-    msg[header] = "placeholder"
-    msg.replace_header(header, value)
-    fresh = mailparse._Part(policy=mailparse._POLICY)
-    fresh._headers = list(msg._headers)
-    assert mailparse._params(msg, header) == fresh.get_params([], header=header)
-    assert mailparse._params(msg, header) == fresh.get_params([], header=header)  # and again, from the part's memory
-    if header == "content-type":
-        try:
-            expected = EmailMessage.get_content_charset(fresh)
-        except Exception:
-            expected = None
-        assert mailparse._charset(msg) == expected
+    # The charset and the file names come from the stdlib's own get_content_charset and
+    # get_params; whatever the parameters, the message is read (never a 554).
+    extra = f"Content-Disposition: {value}" if header == "content-disposition" else ""
+    raw = eml("text https://www.example.com/p", content_type=value if header == "content-type" else "text/plain",
+              headers=extra)
+    _parse_or_refuse(raw)
+    part = mime.read_message(raw)
+    try:
+        expected = part.get_content_charset()
+    except Exception:
+        expected = None
+    assert mime.content_charset(part) == expected
+    assert mime.content_charset(part, part.get_params([])) == expected  # from the parameters read once
 
 
 @settings(max_examples=500, deadline=None)
@@ -811,8 +834,8 @@ def test_parameters_are_read_as_the_stdlib_reads_them(value: str, header: str) -
                                           "\u2028", "\u202e", "\ufeff", "\ud800", "é"]), max_size=30))
 def test_cleaning_is_the_plain_definition(text: str) -> None:
     # ASCII text takes a faster way (bytes.translate); both must remove exactly the same.
-    plain = mailparse._UNSAFE_RE.sub("", mailparse._NEWLINE_RE.sub("\n", mailparse._SURROGATE_RE.sub("\ufffd", text)))
-    assert mailparse._clean(text) == plain
+    plain = mailclean.UNSAFE_RE.sub("", mailclean.NEWLINE_RE.sub("\n", mailclean.SURROGATE_RE.sub("\ufffd", text)))
+    assert mailclean.clean(text) == plain
 
 
 # --- hostile input -----------------------------------------------------------------------
@@ -832,10 +855,12 @@ MIB = 1024 * 1024
         eml("https://a.example/" + ")" * MIB),
         eml("x", content_type='text/plain; a="' + ";" * MIB + '"'),
         eml("a-" + "9" * MIB, content_type="text/plain; charset=punycode"),
+        eml("é" * (MIB // 2), content_type="text/plain; charset=punycode"),
         eml("".join(f'--n{i}\nContent-Type: multipart/mixed; boundary="n{i + 1}"\n\n' for i in range(10_000)),
             content_type='multipart/mixed; boundary="n0"'),
     ],
-    ids=["html-comments", "html-end-tags", "html-open-quotes", "url-closers", "param-semicolons", "punycode", "nesting"],
+    ids=["html-comments", "html-end-tags", "html-open-quotes", "url-closers", "param-semicolons", "punycode",
+         "punycode-8bit", "nesting"],
 )
 def test_a_hostile_megabyte_is_parsed_or_refused_cleanly(raw: bytes) -> None:
     _parse_or_refuse(raw)
@@ -845,19 +870,19 @@ def _parse_or_refuse(raw: bytes) -> None:
     try:
         parse(raw)
     except MailRejected as exc:
-        assert exc.reply != mailparse._INTERNAL_REPLY
+        assert exc.reply != mailparse.INTERNAL_REPLY
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(["=?", "?=", "=?utf-8?q?caf=C3=A9?=", "\r\n ", "\r\n\t", "\n", "a", " ", "?", "="]),
                 max_size=10).map("".join))
 def test_an_ascii_header_value_takes_the_short_way_only_when_nothing_would_change(value: str) -> None:
-    assert mailparse._header_text(value) == maildecode.decode_encoded_words(mailparse._FOLD_RE.sub("", value))
+    assert mailheaders.header_text(value) == maildecode.decode_encoded_words(mailheaders.FOLD_RE.sub("", value))
 
 
 def test_a_part_finds_its_headers_again_after_they_change() -> None:
-    # _Part keeps a by-name index and its content type; every way of changing the headers must reach them.
-    part = mailparse._message(eml(content_type="text/plain; charset=utf-8"))
+    # Part overrides get_content_type (for its depth); it must still follow every change to the headers.
+    part = mime.read_message(eml(content_type="text/plain; charset=utf-8"))
     assert part["subject"] == "A report" and part.get_content_type() == "text/plain"
     part.replace_header("Content-Type", "text/html")
     assert part["subject"] == "A report"  # the index made again before the content type is asked
@@ -872,3 +897,81 @@ def test_a_part_finds_its_headers_again_after_they_change() -> None:
     part["X-Note"] = "first"
     part["X-Note"] = "second"
     assert part["x-note"] == "first"  # the first of a name, as Message.get finds it
+
+
+# --- the stdlib's view of a header is capped ------------------------------------------------
+# Message.get_params (under get_param, get_content_charset, get_boundary) is quadratic in the ";"
+# inside quotes; CappedHeaderPolicy hands every reader at most PARAM_HEADER_CHARS of Content-Type
+# and Content-Disposition, with at most MAX_PARAMS parameters.
+
+
+@pytest.mark.parametrize("header", ["Content-Type", "Content-Disposition"])
+def test_a_hostile_parameter_header_is_capped_before_the_stdlib_reads_it(header: str) -> None:
+    hostile = 'text/plain; a="' + ";" * 100_000 + '"; charset=utf-8'
+    raw = (eml("x https://www.example.com/x", content_type=hostile) if header == "Content-Type"
+           else eml("x https://www.example.com/x", headers=f"{header}: {hostile}"))
+    for part in (mime.read_message(raw), BytesParser(policy=mime.POLICY).parsebytes(raw)):
+        seen = part[header]
+        assert len(seen) <= limits.PARAM_HEADER_CHARS and seen.count(";") <= limits.MAX_PARAMS
+        assert [v for _, v in part.items() if v.startswith("text/plain; a=")] == [seen]
+        assert len(part.get_params(header=header.lower())) <= limits.MAX_PARAMS + 1
+    assert parse(raw).urls == ("https://www.example.com/x",)
+
+
+def test_many_parameters_are_cut_to_the_first_ones_whole() -> None:
+    value = "text/plain; charset=utf-8; " + "; ".join(f"p{i}=v" for i in range(100))
+    part = mime.read_message(eml(content_type=value))
+    assert part["content-type"].count(";") == limits.MAX_PARAMS
+    assert part.get_content_charset() == "utf-8" and part.get_param(f"p{limits.MAX_PARAMS - 2}") == "v"
+    assert part.get_param(f"p{limits.MAX_PARAMS - 1}") is None
+
+
+def test_a_capped_boundary_header_in_a_nested_part() -> None:
+    inner = 'multipart/mixed; boundary="in"; ' + "x=1;" * 10_000
+    mail = parse(multipart((f"Content-Type: {inner}", "--in\nContent-Type: text/plain\n\nInner https://www.example.com/in\n--in--")))
+    assert mail.urls == ("https://www.example.com/in",)
+
+
+def test_other_headers_are_capped_too() -> None:
+    part = mime.read_message(eml(subject="s" * 100_000))
+    assert len(part["subject"]) == limits.HEADER_CHARS
+    assert len(parse(eml(subject="s" * 100_000)).subject) == limits.MAX_SUBJECT_CHARS
+
+
+# --- transfer encodings are decode.py's ----------------------------------------------------
+
+
+def test_transfer_encodings_are_undone_here_not_by_the_stdlib() -> None:
+    # get_payload(decode=True) would hand back a base64 body one character too long as its
+    # encoded text, and decode uuencode; body_bytes reads the bytes as they are and decodes here.
+    encoded = base64.b64encode(b"Decoded https://www.example.com/b64").decode() + "Q"
+    mail = parse(eml(encoded, headers="Content-Transfer-Encoding: base64"))
+    assert mail.body_text == "Decoded https://www.example.com/b64"
+    uu = "begin 644 x\n#86)C\n`\nend"
+    assert parse(eml(uu, headers="Content-Transfer-Encoding: x-uuencode")).body_text == uu
+    qp = parse(eml("caf=C3=A9 https://www.example.com/=\nqp", headers="Content-Transfer-Encoding: Quoted-Printable "))
+    assert qp.body_text == "café https://www.example.com/qp"
+
+
+def test_8bit_bytes_are_read_with_the_charset_chosen_here() -> None:
+    # Message.get_payload() would decode 8-bit bytes with the declared charset, even punycode
+    # (quadratic) or an RFC 2231 tuple (a TypeError); the body is read as bytes and decode.py
+    # distrusts the label.
+    for content_type in ("text/plain; charset=punycode", "text/plain; charset*=punycode''x"):
+        assert parse(eml("Grüße https://www.example.com/x", content_type=content_type)).body_text == \
+            "Grüße https://www.example.com/x"
+
+
+def test_the_package_reads_no_private_stdlib_or_aiosmtpd_names() -> None:
+    # Project rule: public APIs only, so a Python or aiosmtpd upgrade cannot change what we rely on.
+    package = Path(mailparse.__file__).parent
+    for path in package.glob("*.py"):
+        source = path.read_text()
+        assert not re.search(r"^\s*(from|import)\s+(email|aiosmtpd)(\.\w+)*\._", source, re.MULTILINE), path.name
+        assert not re.search(r"from (email|aiosmtpd)(\.\w+)* import .*\b_\w", source), path.name
+        assert not re.search(r"""getattr\([^)]*["']_|__dict__""", source), path.name
+        for m in re.finditer(r"(\w+)\._[a-z]\w*", source):
+            assert m.group(1) == "self", f"{path.name}: {m.group(0)}"
+        if re.search(r"^class \w+\((EmailMessage|MIMEPart|Message|EmailPolicy|Policy|Compat32|SMTP)\)", source, re.MULTILINE):
+            # a subclass of a library's class: any self._x there would be the library's own attribute
+            assert not re.search(r"self\._", source), path.name

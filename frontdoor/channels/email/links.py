@@ -1,0 +1,75 @@
+"""The links an e-mail reports, found in linear time and never more than the report can hold.
+
+A report names at most MAX_URLS pages, and a message can be a wall of links, so at most
+MAX_URL_CANDIDATES strings are tried as URLs. Links are dropped that carry the sender's address
+(an unsubscribe link would store it) or point at the hotline's own hosts (replies to our
+auto-reply quote the helplines it recommended).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from ...reports import urls
+from .limits import MAX_URL_CANDIDATES, MAX_URLS
+
+__all__ = ["accepted_urls", "url_candidates", "without_urls"]
+
+# A URL token: from "http(s)://" (urls.URL_START_RE, then urls.url_start) to the next space.
+_URL_TOKEN_RE: Final = re.compile(urls.URL_START_RE.pattern + r"\S*", re.IGNORECASE)
+# find_urls trims trailing ")" one at a time, recounting the URL each time: quadratic in a
+# token's length, so each candidate is looked for in a window a little longer than a URL can be.
+_URL_WINDOW_CHARS: Final = urls.MAX_URL_LENGTH + 64
+
+
+def without_urls(text: str) -> str:
+    """Every URL token (from "http(s)://" to the next space) replaced by a space: the prose
+    the category and language are guessed from, which a path's words must not sway."""
+    out: list[str] = []
+    pos = 0
+    for m in _URL_TOKEN_RE.finditer(text):
+        out += (text[pos: urls.url_start(m)], " ")
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def url_candidates(text: str) -> list[str]:
+    """The URLs in `text` as `urls.find_urls` reads them, each looked for in a bounded window."""
+    found: list[str] = []
+    pos = 0
+    for m in urls.URL_START_RE.finditer(text):
+        start = urls.url_start(m)
+        if start < pos:
+            continue
+        window = text[start: start + _URL_WINDOW_CHARS].split(None, 1)[0]
+        hits = urls.find_urls(window)
+        if hits:
+            found.append(hits[0])
+            pos = start + len(hits[0])
+        if len(found) >= MAX_URL_CANDIDATES:
+            break
+    return found
+
+
+def accepted_urls(candidates: list[str], addresses: list[str], own_hosts: frozenset[str]) -> tuple[str, ...]:
+    """The links to report: valid, not ours, not naming the sender, one per normalized form."""
+    accepted: list[str] = []
+    seen: set[str] = set()
+    for candidate in dict.fromkeys(candidates[:MAX_URL_CANDIDATES]):
+        lowered = candidate.lower()
+        if any(a in lowered or a.replace("@", "%40") in lowered for a in addresses):
+            continue  # a link carrying the sender's address (an unsubscribe link, say) would store it
+        try:
+            url = urls.parse(candidate)
+        except urls.UrlError:
+            continue
+        if url.host in own_hosts:
+            continue
+        if url.normalized not in seen:
+            seen.add(url.normalized)
+            accepted.append(url.original)
+            if len(accepted) >= MAX_URLS:
+                break
+    return tuple(accepted)

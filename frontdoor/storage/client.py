@@ -45,8 +45,18 @@ COMMAND_TIMEOUT_S = 5.0
 # runs (app.py) have deadlines of their own; the outbox sender and the CLI have none. The price, a Task
 # per send (redis-py's asyncio.wait_for on Python 3.11), the hot paths pay once a batch (AutoPipeline).
 # Blocking reads (the outbox's XREADGROUP BLOCK, OutboxSettings.poll_s) must block for less than this.
+# On Python 3.11 that asyncio.wait_for loses a cancellation that lands as the send completes (CPython
+# gh-86296, fixed in 3.12), so loops that talk to Redis until cancelled check `honour_cancellation`.
 DEFAULTS: dict[str, Any] = {"decode_responses": True, "socket_timeout": COMMAND_TIMEOUT_S,
                             "socket_connect_timeout": 2, "health_check_interval": 30}
+
+
+def honour_cancellation() -> None:
+    """A cancellation asyncio.wait_for swallowed still counts on the task: a background loop that
+    ignored it would keep the app from ever stopping (the outbox sender polls Redis all the time)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>[0-9]{1,5})$")

@@ -396,3 +396,33 @@ def connect_like(redis: aioredis.Redis) -> aioredis.Redis:
     client = connect(f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}")
     assert isinstance(client, aioredis.Redis)
     return client
+
+
+async def test_a_loop_polling_redis_stops_at_every_cancellation(redis_url, redis):  # type: ignore[no-untyped-def]
+    """Under the socket timeout, redis-py sends through asyncio.wait_for, which on Python 3.11 drops
+    a cancellation landing as the send completes: the outbox sender then never stopped (an app that
+    cannot shut down). A loop that checks `honour_cancellation` stops every time."""
+    import random
+
+    from frontdoor.storage.client import honour_cancellation
+
+    client = connect(redis_url)
+
+    async def poll() -> None:
+        while True:
+            honour_cancellation()
+            await client.xreadgroup("g", "c", {"poll": ">"}, count=1, block=20)
+
+    await redis.xgroup_create("poll", "g", id="0", mkstream=True)
+    stuck = 0
+    for _ in range(150):
+        task = asyncio.create_task(poll())
+        await asyncio.sleep(random.random() * 0.05)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=0.5)
+        if not done:
+            stuck += 1
+            task.cancel()
+            await asyncio.wait([task], timeout=1)
+    assert stuck == 0
+    await client.aclose()

@@ -44,7 +44,7 @@ from .queue import TriageQueue
 from .queue.retention import purge_expired
 from .reports.intake import ReportIntake
 from .settings import Settings
-from .storage.client import UNAVAILABLE, Client, connect
+from .storage.client import UNAVAILABLE, Client, connect, honour_cancellation
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
@@ -144,6 +144,7 @@ async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeep
 async def _housekeeping(parts: Parts) -> None:
     """Retention, interrupted fan-outs, the outbox's TTL, and consumer groups a Redis restart lost."""
     while True:
+        honour_cancellation()
         await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
         try:
             async with asyncio.timeout(HOUSEKEEPING_TIMEOUT_S):

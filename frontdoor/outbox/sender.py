@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Protocol
 
-from ..storage.client import UNAVAILABLE
+from ..storage.client import UNAVAILABLE, honour_cancellation
 from .stream import Outbound, Outbox
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class OutboxSender:
         await self._outbox.setup(self._channels)
         poll_ms = int(self._outbox.settings.poll_s * 1000)
         while True:
+            honour_cancellation()
             try:
                 await self.send_once(block_ms=poll_ms)
                 if self._redis_down:

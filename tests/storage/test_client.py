@@ -15,15 +15,14 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from redis.exceptions import DataError
 from support.api import ANALYST_PREFIX, assert_error
 from support.redisdb import count_round_trips
 
 from frontdoor.cli import _safe
 from frontdoor.errors import ConfigError
-from frontdoor.storage.client import AutoPipeline, ClusterUrl, connect, parse_cluster_url
+from frontdoor.storage.client import COMMAND_TIMEOUT_S, DEFAULTS, AutoPipeline, ClusterUrl, connect, parse_cluster_url
+from frontdoor.storage.server import RedisServer, find_binaries
 from support.servers import free_port
 from frontdoor.settings import Settings
 
@@ -114,7 +113,7 @@ async def hung_redis() -> AsyncIterator[str]:
 
 
 async def test_a_hung_redis_answers_503_within_the_request_deadline(aiohttp_client, settings):  # type: ignore[no-untyped-def]
-    """No per-command socket timeout (redis_client.DEFAULTS): the request's deadline is what ends the wait."""
+    """The request's deadline (1 s here) ends the wait before the per-command socket timeout (5 s) would."""
     from frontdoor.app import create_app
 
     async with hung_redis() as url:
@@ -154,11 +153,36 @@ async def test_housekeeping_on_a_hung_redis_is_cut_short_and_carries_on(settings
     assert sum("housekeeping cut short" in r.getMessage() for r in caplog.records) >= 2
 
 
-# -- AutoPipeline: concurrent commands pipelined on a connection of its own ------------------------
+# -- the per-command socket timeout ----------------------------------------------------------------
+
+
+async def test_every_client_gives_up_on_a_hung_redis_after_the_command_timeout() -> None:
+    """A task with no deadline of its own (the outbox sender, a CLI command) must not wait for ever."""
+    assert DEFAULTS["socket_timeout"] == COMMAND_TIMEOUT_S == 5
+    async with hung_redis() as url:
+        client = connect(url)
+        began = time.monotonic()
+        async with asyncio.timeout(COMMAND_TIMEOUT_S + 5):  # the test's own guard: fails instead of hanging
+            with pytest.raises(aioredis.TimeoutError):
+                await client.get("k")
+        assert COMMAND_TIMEOUT_S - 0.5 <= time.monotonic() - began < COMMAND_TIMEOUT_S + 2
+        await client.aclose()
+        shorter = connect(url, socket_timeout=0.3)  # callers may override it
+        began = time.monotonic()
+        with pytest.raises(aioredis.TimeoutError):
+            await shorter.get("k")
+        assert time.monotonic() - began < 2
+        await shorter.aclose()
+    cluster = connect("redis+cluster://127.0.0.1:7000")  # nothing connects until first use
+    assert cluster.get_connection_kwargs()["socket_timeout"] == COMMAND_TIMEOUT_S
+    await cluster.aclose()
+
+
+# -- AutoPipeline: the commands of one pass of the event loop as one redis-py pipeline ---------------
 
 
 async def test_concurrent_commands_share_one_write_and_each_gets_its_reply(redis, monkeypatch):  # type: ignore[no-untyped-def]
-    pipelined = AutoPipeline(redis, timeout_s=5)
+    pipelined = AutoPipeline(connect_like(redis), timeout_s=5)
     sent = count_round_trips(monkeypatch)
     replies = await asyncio.gather(*(pipelined.execute_command("INCRBY", "counter", n) for n in range(1, 51)))
     assert sent[0] == 1  # fifty commands, one write
@@ -166,11 +190,39 @@ async def test_concurrent_commands_share_one_write_and_each_gets_its_reply(redis
     assert await pipelined.execute_command("GET", "counter") == str(sum(range(1, 51))) == str(max(replies))  # alone
     assert sent[0] == 2
     await pipelined.aclose()
+    await pipelined.client.aclose()
+
+
+async def reads_processed(admin: aioredis.Redis) -> int:
+    """How many reads from its clients' sockets Redis has done, this INFO's own excluded."""
+    return int((await admin.info("stats"))["total_reads_processed"]) - 1
+
+
+async def test_redis_itself_sees_a_batch_arrive_in_one_read(redis, redis_url):  # type: ignore[no-untyped-def]
+    """The same count as above, from the server's side: no patching of redis-py at all."""
+    client = connect(redis_url)
+    pipelined = AutoPipeline(client, timeout_s=5)
+
+    async def fifty(execute: Any) -> None:
+        replies = await asyncio.gather(*(execute("ECHO", f"r{n}") for n in range(50)))
+        assert replies == [f"r{n}" for n in range(50)]
+
+    for execute in (pipelined.execute_command, client.execute_command):
+        await fifty(execute)  # connections made (their set-up commands are reads too)
+    before = await reads_processed(redis)
+    await fifty(pipelined.execute_command)
+    batched = await reads_processed(redis) - before
+    before = await reads_processed(redis)
+    await fifty(client.execute_command)  # the same fifty, each alone on a connection of the pool's
+    alone = await reads_processed(redis) - before
+    assert batched <= 2 and alone >= 40, (batched, alone)
+    await pipelined.aclose()
+    await client.aclose()
 
 
 async def test_replies_are_handed_out_in_order_across_writes(redis):  # type: ignore[no-untyped-def]
-    # Commands written in different passes of the loop, their replies still outstanding: Redis answers
-    # in order and each caller must get its own.
+    # Commands queued in different passes of the loop, some batches still unanswered when the next
+    # goes: each caller must get its own reply.
     pipelined = AutoPipeline(redis, timeout_s=5)
     tasks = []
     for n in range(20):
@@ -181,19 +233,27 @@ async def test_replies_are_handed_out_in_order_across_writes(redis):  # type: ig
     await pipelined.aclose()
 
 
-async def test_a_failing_command_fails_only_its_caller(redis):  # type: ignore[no-untyped-def]
-    from redis.exceptions import ResponseError
+async def test_a_failing_command_fails_only_its_caller(redis, monkeypatch):  # type: ignore[no-untyped-def]
+    from redis.exceptions import NoScriptError, ResponseError
 
     await redis.set("text", "not a number")
     pipelined = AutoPipeline(redis, timeout_s=5)
-    results = await asyncio.gather(pipelined.execute_command("INCR", "text"), pipelined.execute_command("INCR", "n"),
+    sent = count_round_trips(monkeypatch)
+    results = await asyncio.gather(pipelined.execute_command("INCR", "n"), pipelined.execute_command("INCR", "text"),
+                                   pipelined.execute_command("INCR", "n"), pipelined.execute_command("SET", "k", None),
+                                   pipelined.execute_command("EVALSHA", "0" * 40, 0),
                                    pipelined.execute_command("INCR", "n"), return_exceptions=True)
-    assert isinstance(results[0], ResponseError) and sorted(results[1:]) == [1, 2]  # type: ignore[type-var]
+    assert sent[0] == 1  # one batch for the five that could be sent
+    assert [results[0], results[2], results[5]] == [1, 2, 3]
+    assert type(results[1]) is ResponseError and "not an integer" in str(results[1])
+    assert isinstance(results[3], DataError)  # refused before it joined the batch
+    assert isinstance(results[4], NoScriptError)  # what storage.scripts.Script falls back on
+    assert await redis.exists("k") == 0
     with pytest.raises(ResponseError):
         await pipelined.execute_command("INCR", "text")  # alone, too
     with pytest.raises(DataError):
-        await pipelined.execute_command("SET", "k", None)  # refused before it is sent
-    assert await pipelined.execute_command("INCR", "n") == 3  # and the connection carries on
+        await pipelined.execute_command("SET", "k", True)
+    assert await pipelined.execute_command("INCR", "n") == 4  # and it carries on
     await pipelined.aclose()
 
 
@@ -206,7 +266,7 @@ async def test_a_caller_cancelled_meanwhile_leaves_the_others_their_replies(redi
     assert sorted(await asyncio.gather(*others)) in ([1, 2, 3], [2, 3, 4])  # the cancelled one may have been sent
     with pytest.raises(asyncio.CancelledError):
         await doomed
-    for _ in range(3):  # and once its command was written, cancelling its caller does not upset the order
+    for _ in range(3):  # a caller cancelled while its batch is on its way: the others still get theirs
         task = asyncio.ensure_future(pipelined.execute_command("INCR", "n"))
         after = asyncio.ensure_future(pipelined.execute_command("ECHO", "mine"))
         await asyncio.sleep(0)
@@ -215,70 +275,10 @@ async def test_a_caller_cancelled_meanwhile_leaves_the_others_their_replies(redi
     await pipelined.aclose()
 
 
-async def test_commands_on_a_hung_redis_fail_within_the_timeout():
-    async with hung_redis() as url:
-        client = connect(url)
-        pipelined = AutoPipeline(client, timeout_s=0.3)
-        began = time.monotonic()
-        results = await asyncio.gather(*(pipelined.execute_command("PING") for _ in range(3)), return_exceptions=True)
-        assert all(isinstance(r, TimeoutError) for r in results), results
-        assert time.monotonic() - began < 3
-        await client.aclose()
-
-
-async def test_a_redis_that_stops_answering_fails_what_is_due_and_the_next_command_reconnects(redis_url):  # type: ignore[no-untyped-def]
-    client = connect(redis_url)
-    pipelined = AutoPipeline(client, timeout_s=0.3)
-    assert await pipelined.execute_command("PING") == "PONG"
-    admin = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    await admin.execute_command("CLIENT", "PAUSE", 800, "ALL")  # every other client's commands wait
-    began = time.monotonic()
-    results = await asyncio.gather(*(pipelined.execute_command("INCR", "paused") for _ in range(3)), return_exceptions=True)
-    assert all(isinstance(r, TimeoutError) for r in results), results
-    assert time.monotonic() - began < 0.7  # the watchdog, not the pause's end
-    await admin.execute_command("CLIENT", "UNPAUSE")
-    assert await pipelined.execute_command("ECHO", "again") == "again"  # a new connection
-    await pipelined.aclose()
-    await admin.aclose()
-    await client.aclose()
-
-
-async def test_a_connection_killed_under_it_fails_what_is_due_and_the_next_command_reconnects(redis_url, redis):  # type: ignore[no-untyped-def]
-    client = connect(redis_url)
-    pipelined = AutoPipeline(client, timeout_s=5)
-    mine = await pipelined.execute_command("CLIENT", "ID")
-    await redis.execute_command("CLIENT", "PAUSE", 300, "ALL")  # hold its next command while it is killed
-    due = asyncio.ensure_future(pipelined.execute_command("ECHO", "lost"))
-    await asyncio.sleep(0.05)
-    await redis.execute_command("CLIENT", "KILL", "ID", mine)
-    with pytest.raises(aioredis.ConnectionError):
-        await due
-    assert await pipelined.execute_command("ECHO", "again") == "again"
-    assert await pipelined.execute_command("CLIENT", "ID") != mine
-    await pipelined.aclose()
-    await client.aclose()
-
-
-async def test_a_connection_idle_a_while_is_checked_again_through_the_pool(redis_url, redis, monkeypatch):  # type: ignore[no-untyped-def]
-    # Redis (or a proxy) may close an idle connection; the next command must not be written to it.
-    monkeypatch.setattr(AutoPipeline, "IDLE_RECHECK_S", 0.05)
-    client = connect(redis_url)
-    pipelined = AutoPipeline(client, timeout_s=5)
-    mine = await pipelined.execute_command("CLIENT", "ID")
-    await redis.execute_command("CLIENT", "KILL", "ID", mine)
-    await asyncio.sleep(0.1)
-    assert await pipelined.execute_command("ECHO", "fine") == "fine"
-    await pipelined.aclose()
-    pool = client.connection_pool
-    await asyncio.sleep(0)
-    assert not pool._in_use_connections  # aclose gave the connection back
-    await client.aclose()
-
-
-async def test_the_others_go_on_when_the_first_caller_is_cancelled_while_connecting(redis):  # type: ignore[no-untyped-def]
+async def test_the_others_go_on_when_the_first_caller_is_cancelled_while_they_join(redis):  # type: ignore[no-untyped-def]
     pipelined = AutoPipeline(redis, timeout_s=5)
     tasks = [asyncio.ensure_future(pipelined.execute_command("INCR", "n")) for _ in range(4)]
-    await asyncio.sleep(0)  # the first starts taking a connection; the other three wait for it too
+    await asyncio.sleep(0)  # the first waits a pass for others to join; the other three do
     tasks[0].cancel()
     assert sorted(await asyncio.gather(*tasks[1:])) == [1, 2, 3]
     with pytest.raises(asyncio.CancelledError):
@@ -287,19 +287,142 @@ async def test_the_others_go_on_when_the_first_caller_is_cancelled_while_connect
     await pipelined.aclose()
 
 
-@given(st.lists(st.one_of(st.text(max_size=20), st.binary(max_size=20), st.integers(), st.floats(allow_nan=False)),
-                max_size=8))
-@settings(max_examples=200)
-def test_commands_are_packed_by_hiredis_into_the_same_bytes(args: list[Any]) -> None:
-    """connect() gives single-node clients hiredis's packer (redis_client._HiredisPacker): the wire
-    bytes must be redis-py's own, and a value of the wrong type the same DataError."""
-    from redis.asyncio.connection import Connection
+async def test_commands_on_a_hung_redis_fail_within_the_timeout():
+    async with hung_redis() as url:
+        client = connect(url)
+        pipelined = AutoPipeline(client, timeout_s=0.3)
+        for callers in (3, 1):  # a batch, and a command alone
+            began = time.monotonic()
+            results = await asyncio.gather(*(pipelined.execute_command("PING") for _ in range(callers)),
+                                           return_exceptions=True)
+            # redis-py's TimeoutError, as a socket timeout gives: UNAVAILABLE (503), not a request's deadline
+            assert all(type(r) is aioredis.TimeoutError for r in results), results
+            assert time.monotonic() - began < 1
+        await client.aclose()
 
-    client = connect("redis://127.0.0.1:1/0")
-    ours = client.connection_pool.make_connection()
-    assert type(ours).__name__ == "HiredisConnection"
-    command = ("EVALSHA", *args)
-    assert b"".join(ours.pack_command(*command)) == b"".join(Connection().pack_command(*command))
-    for wrong in (True, None):
-        with pytest.raises(DataError):
-            ours.pack_command("SET", "k", wrong)
+
+async def test_a_callers_own_deadline_stays_its_own(redis_url, redis):  # type: ignore[no-untyped-def]
+    """A deadline around the call (a request's) passing first is the builtin TimeoutError the HTTP
+    layer logs as "deadline passed", not Redis's TimeoutError."""
+    client = connect(redis_url)
+    pipelined = AutoPipeline(client, timeout_s=5)
+    await redis.execute_command("CLIENT", "PAUSE", 500, "ALL")
+    with pytest.raises(TimeoutError) as info:
+        async with asyncio.timeout(0.2):
+            await pipelined.execute_command("PING")
+    assert not isinstance(info.value, aioredis.TimeoutError)
+    await redis.execute_command("CLIENT", "UNPAUSE")
+    assert await pipelined.execute_command("PING") is True  # redis-py's reply callbacks apply, as without us
+    await client.aclose()
+
+
+async def test_a_redis_that_stops_answering_fails_what_is_due_and_the_next_command_reconnects(redis_url):  # type: ignore[no-untyped-def]
+    client = connect(redis_url)
+    pipelined = AutoPipeline(client, timeout_s=0.3)
+    assert await pipelined.execute_command("PING") is True
+    admin = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await admin.execute_command("CLIENT", "PAUSE", 800, "ALL")  # every other client's commands wait
+    began = time.monotonic()
+    results = await asyncio.gather(*(pipelined.execute_command("INCR", "paused") for _ in range(3)), return_exceptions=True)
+    assert all(type(r) is aioredis.TimeoutError for r in results), results
+    assert time.monotonic() - began < 0.7  # our timeout, not the pause's end
+    await admin.execute_command("CLIENT", "UNPAUSE")
+    assert await pipelined.execute_command("ECHO", "again") == "again"
+    await pipelined.aclose()
+    await admin.aclose()
+    await client.aclose()
+
+
+async def test_a_connection_killed_under_it_fails_what_is_due_and_the_next_command_reconnects(redis_url, redis):  # type: ignore[no-untyped-def]
+    client = connect(redis_url, max_connections=1)  # one connection: the one killed is the one used next
+    pipelined = AutoPipeline(client, timeout_s=5)
+    mine = await pipelined.execute_command("CLIENT", "ID")
+    await redis.execute_command("CLIENT", "PAUSE", 300, "ALL")  # hold its next commands while it is killed
+    due = [asyncio.ensure_future(pipelined.execute_command("ECHO", f"lost-{n}")) for n in range(3)]
+    await asyncio.sleep(0.05)
+    await redis.execute_command("CLIENT", "KILL", "ID", mine)
+    for waiter in due:
+        with pytest.raises(aioredis.ConnectionError):
+            await waiter
+    assert await pipelined.execute_command("ECHO", "again") == "again"
+    assert await pipelined.execute_command("CLIENT", "ID") != mine
+    await pipelined.aclose()
+    await client.aclose()
+
+
+async def test_a_connection_closed_while_idle_is_replaced_not_written_to(redis_url, redis):  # type: ignore[no-untyped-def]
+    # Redis (or a proxy) may close an idle connection; the pool's own check before use finds out.
+    client = connect(redis_url, max_connections=1)
+    pipelined = AutoPipeline(client, timeout_s=5)
+    mine = await pipelined.execute_command("CLIENT", "ID")
+    await redis.execute_command("CLIENT", "KILL", "ID", mine)
+    await asyncio.sleep(0.1)
+    assert await asyncio.gather(*(pipelined.execute_command("ECHO", f"fine-{n}") for n in range(3))) == \
+        ["fine-0", "fine-1", "fine-2"]
+    assert await pipelined.execute_command("CLIENT", "ID") != mine
+    await pipelined.aclose()
+    await client.aclose()
+
+
+async def test_redis_stopped_mid_batch_fails_every_waiter_and_it_recovers_after_a_restart(tmp_path):  # type: ignore[no-untyped-def]
+    server = RedisServer(find_binaries()[0], tmp_path / "redis", port=free_port(), persist=False).start()
+    client = connect(server.url)
+    admin = aioredis.Redis.from_url(server.url, decode_responses=True)
+    try:
+        pipelined = AutoPipeline(client, timeout_s=5)
+        assert await pipelined.execute_command("INCR", "n") == 1
+        await admin.execute_command("CLIENT", "PAUSE", 5000, "ALL")  # the batch is sent, and not answered
+        waiters = [asyncio.ensure_future(pipelined.execute_command("INCR", "n")) for _ in range(10)]
+        await asyncio.sleep(0.1)
+        assert not any(w.done() for w in waiters)
+        await asyncio.to_thread(server.stop)
+        results = await asyncio.gather(*waiters, return_exceptions=True)
+        assert all(isinstance(r, aioredis.ConnectionError) for r in results), results
+        with pytest.raises(aioredis.ConnectionError):  # down: every call says so at once
+            await asyncio.gather(*(pipelined.execute_command("INCR", "n") for _ in range(3)))
+        server.start()
+        replies = await asyncio.gather(*(pipelined.execute_command("INCR", "n") for _ in range(5)))
+        assert sorted(replies) == [1, 2, 3, 4, 5]  # a new, empty Redis (persist=False): all went
+        await pipelined.aclose()
+    finally:
+        await admin.aclose()
+        await client.aclose()
+        server.stop()
+
+
+def connect_like(redis: aioredis.Redis) -> aioredis.Redis:
+    """A client as connect() makes them, on the `redis` fixture's server."""
+    kwargs = redis.connection_pool.connection_kwargs
+    client = connect(f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}")
+    assert isinstance(client, aioredis.Redis)
+    return client
+
+
+async def test_a_loop_polling_redis_stops_at_every_cancellation(redis_url, redis):  # type: ignore[no-untyped-def]
+    """Under the socket timeout, redis-py sends through asyncio.wait_for, which on Python 3.11 drops
+    a cancellation landing as the send completes: the outbox sender then never stopped (an app that
+    cannot shut down). A loop that checks `honour_cancellation` stops every time."""
+    import random
+
+    from frontdoor.storage.client import honour_cancellation
+
+    client = connect(redis_url)
+
+    async def poll() -> None:
+        while True:
+            honour_cancellation()
+            await client.xreadgroup("g", "c", {"poll": ">"}, count=1, block=20)
+
+    await redis.xgroup_create("poll", "g", id="0", mkstream=True)
+    stuck = 0
+    for _ in range(150):
+        task = asyncio.create_task(poll())
+        await asyncio.sleep(random.random() * 0.05)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=0.5)
+        if not done:
+            stuck += 1
+            task.cancel()
+            await asyncio.wait([task], timeout=1)
+    assert stuck == 0
+    await client.aclose()

@@ -454,3 +454,30 @@ async def test_auto_pipelined_commands_over_many_slots_each_get_their_reply(clus
     replies = await asyncio.gather(*(batched.execute_command("INCRBY", k, i + 1) for i, k in enumerate(keys_)))
     assert replies == [i + 1 for i in range(40)]
     assert [int(v) for v in await asyncio.gather(*(cluster_redis.get(k) for k in keys_))] == [i + 1 for i in range(40)]
+
+
+async def test_auto_pipelined_commands_share_one_write_a_node_and_fail_alone(cluster_redis, monkeypatch):  # type: ignore[no-untyped-def]
+    """On a cluster too: a pass of the loop's commands go as one pipeline (one write to each node),
+    an error reply or a value that cannot be sent is its caller's only, and a script sent by SHA
+    that the nodes do not have answers NOSCRIPT, which storage.scripts.Script falls back on."""
+    from redis.exceptions import DataError, NoScriptError
+
+    from support.redisdb import count_round_trips
+
+    from frontdoor.storage.client import AutoPipeline
+
+    batched = AutoPipeline(cluster_redis, timeout_s=5)
+    keys_ = [f"auto:{{c:{i}}}:n" for i in range(30)]
+    await cluster_redis.set("auto:{text}", "not a number")
+    assert await batched.execute_command("INCR", keys_[0]) == 1  # slots known, connections made
+    sent = count_round_trips(monkeypatch)
+    results = await asyncio.gather(*(batched.execute_command("INCR", k) for k in keys_),
+                                   batched.execute_command("INCR", "auto:{text}"),
+                                   batched.execute_command("SET", "auto:{none}", None),
+                                   batched.execute_command("EVALSHA", "0" * 40, 1, "auto:{sha}"),
+                                   return_exceptions=True)
+    assert results[:30] == [2] + [1] * 29
+    assert type(results[30]) is ResponseError and "not an integer" in str(results[30])
+    assert isinstance(results[31], DataError) and isinstance(results[32], NoScriptError)
+    assert 1 <= sent[0] <= 3  # one write to each of the three primaries, not thirty-two
+    assert await cluster_redis.exists("auto:{none}") == 0

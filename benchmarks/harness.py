@@ -509,3 +509,24 @@ async def app_parts(redis_url: str, data_dir: Path) -> Any:
         await parts.dialog.aclose()
         await parts.queue.aclose()
         await parts.redis.aclose()
+
+
+async def queue_counts(redis_url: str) -> dict[str, int]:
+    """Reports by the queue's own statistics (queue.stats.collect) and entries in its lanes: what tells
+    that every report a channel acknowledged was stored, not only answered."""
+    import datetime
+
+    from frontdoor.queue import TriageQueue, stats
+    from frontdoor.storage import keys
+    from frontdoor.storage.client import connect
+
+    client = connect(redis_url)
+    try:
+        queue = TriageQueue(client)
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        got = await stats.collect(queue, today - datetime.timedelta(days=1), today + datetime.timedelta(days=1))
+        lanes = sum([await client.xlen(keys.lane(0, lane)) for lane in keys.LANES])
+        await queue.aclose()
+        return {"reports": int(got["totals"]["reports"]), "lane_entries": int(lanes)}
+    finally:
+        await client.aclose()

@@ -268,6 +268,15 @@ async def alternate(rounds: int, phases: Mapping[str, Callable[[int], Any]],
     return samples
 
 
+def one_round(r: int, phases: Mapping[str, Callable[[int], Any]],
+              ratio_of: Callable[[dict[str, Any]], float | None]) -> dict[str, Any]:
+    """`alternate`'s round for phases that block (threads, subprocesses) and a caller that decides
+    between rounds whether to go on."""
+    sample = {name: phase(r) for name, phase in phases.items()}
+    sample["ratio"] = ratio_of(sample)
+    return sample
+
+
 def median_round(samples: list[dict[str, Any]], key: str = "ratio") -> dict[str, Any]:
     """Neither the luckiest round nor the most disturbed: on a shared machine a slow baseline round
     flatters a ratio as much as a slow measured round spoils it."""

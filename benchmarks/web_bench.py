@@ -391,7 +391,8 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
         redis_pid = harness.redis_pid(redis.url)
         placement = harness.Placement(redis_pid, pin=pin, server_under_test=True)
         header = bench.header(redis, binary, placement.described)
-        app, baseline = server("app", redis.url, tmp), None
+        app = server("app", redis.url, tmp)
+        baseline: harness.ServerProcess | None = None
         try:
             baseline = server("baseline", redis.url, tmp)
             for s in (app, baseline):

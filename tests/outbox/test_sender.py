@@ -22,6 +22,7 @@ import pytest
 from frontdoor.app import CHANNELS, build_parts
 from frontdoor.outbox import DeliveryFailed, Outbound, Outbox, OutboxSender, Undeliverable
 from frontdoor.settings import EmailSettings, OutboxSettings
+from frontdoor.storage import keys
 from frontdoor.storage.client import connect
 from support.relay import Relay, running_relay
 from support.servers import free_port
@@ -197,6 +198,12 @@ async def test_serve_killed_with_sigkill_sends_every_reply_once_after_it_restart
         for n in range(6):  # six reporters: one reply each
             await asyncio.to_thread(_send_report, smtp, f"reporter{n}@example.org", n)
         assert await asyncio.to_thread(relay.holding.wait, 20)
+        # Those the relay took are acknowledged (XACK, XDEL) before the kill: a reply the relay took
+        # whose acknowledgement the kill cut off would come again (delivery is at least once).
+        deadline = time.monotonic() + 10
+        while await redis.xlen(keys.outbox_stream("email")) + len(relay.messages) != 6:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

@@ -426,3 +426,45 @@ async def test_a_loop_polling_redis_stops_at_every_cancellation(redis_url, redis
             await asyncio.wait([task], timeout=1)
     assert stuck == 0
     await client.aclose()
+
+
+@pytest.mark.parametrize("args", [
+    ("SET", "k", "v"),
+    ("EVALSHA", "a" * 40, 2, "fd:{s0}:x", "fd:{s0}:y", 1_700_000_000_000, 2.5, b"\x00\xff", "ünïcödé " * 3),
+    ("CONFIG GET", "maxmemory"),  # a command name with a space: redis-py splits it
+    ("SET", "k", memoryview(b"bytes by view")),  # a type hiredis does not take
+    ("SET", "k", "x" * 10_000),  # past redis-py's chunking cut-off
+])
+def test_hiredis_packing_puts_the_same_bytes_on_the_wire_as_redis_py(args: tuple[Any, ...]) -> None:
+    from redis.asyncio.connection import Connection
+
+    from frontdoor.storage.client import hiredis_pack, hiredis_packing
+
+    assert hiredis_pack is not None, "pyproject asks for redis[hiredis]"
+    ours, theirs = hiredis_packing(Connection)(), Connection()
+    assert b"".join(map(bytes, ours.pack_command(*args))) == b"".join(map(bytes, theirs.pack_command(*args)))
+
+
+@pytest.mark.parametrize("url, base", [("redis://127.0.0.1:6390/2", "Connection"),
+                                       ("rediss://127.0.0.1:6390/0", "SSLConnection"),
+                                       ("unix:///tmp/frontdoor-none.sock?db=1", "UnixDomainSocketConnection")])
+async def test_every_single_node_url_gets_hiredis_packing_on_its_own_kind_of_connection(url: str, base: str) -> None:
+    client = connect(url, max_connections=7)
+    try:
+        pool = client.connection_pool
+        assert pool.connection_class.__name__ == f"Hiredis{base}"
+        assert [c.__name__ for c in pool.connection_class.__mro__].count(base) == 1
+        assert pool.max_connections == 7 and pool.connection_kwargs["db"] == int(url[-1])
+        assert pool.connection_kwargs["socket_timeout"] == COMMAND_TIMEOUT_S
+    finally:
+        await client.aclose()
+
+
+async def test_a_packed_client_works_end_to_end(redis_url: str) -> None:
+    client = connect(redis_url)
+    try:
+        await client.set("fd:packed", "ünïcödé")
+        assert await client.get("fd:packed") == "ünïcödé"
+        assert await client.execute_command("CONFIG GET", "appendonly") is not None
+    finally:
+        await client.aclose()

@@ -123,7 +123,7 @@ class RateLimiter:
 
     async def _flush_in_background(self) -> None:
         try:
-            async with asyncio.timeout(FLUSH_TIMEOUT_S):  # the client has no per-command timeout (redis_client)
+            async with asyncio.timeout(FLUSH_TIMEOUT_S):  # the whole flush, not each command (storage.client's timeout)
                 await self.flush()
         except UNAVAILABLE:  # TimeoutError included: it is an OSError
             log.warning("rate counts not sent: redis unavailable")

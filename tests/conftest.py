@@ -212,3 +212,15 @@ def make_cluster_queue(cluster_redis: aioredis.RedisCluster):  # type: ignore[no
         return queue
 
     return make
+
+
+@pytest.fixture
+def report(keyring):  # type: ignore[no-untyped-def]
+    """A built report for a queue's tests: `report(queue, urls, **fields)`, past the intake's checks."""
+    from frontdoor.reports.build import build_report
+
+    def make(queue, urls=("https://example.com/page",), **fields):  # type: ignore[no-untyped-def]
+        body = {"category": "csam", "urls": list(urls), **fields}
+        return build_report(body, channel="api", keyring=keyring, shard_of_url=queue.shard_of_url)
+
+    return make

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import ClusterDownError, MasterDownError, RedisClusterException, TryAgainError
+from redis.exceptions import ClusterDownError, MasterDownError, RedisClusterException, ResponseError, TryAgainError
 
 hiredis_pack: Any
 try:
@@ -183,10 +183,11 @@ class AutoPipeline:
     Each command sent alone through redis-py pays for a connection taken from the pool and given back
     (a lock, a read probe), a write, a read and, under a socket timeout, a Task: about as much CPU as
     the rest of a chat turn's own work. Redis answers a pipeline's commands in order, so concurrent
-    callers need not wait for each other: the commands queued in one pass of the event loop go as one
-    redis-py pipeline, which on a cluster redis-py splits by node (never a transaction: a cluster
-    refuses those, and atomic changes are Lua scripts anyway). A command alone in its pass goes as
-    it is, with no pipeline and no Task of ours.
+    callers need not wait for each other: the commands queued in one pass of the event loop go in one
+    write. On one node that write goes on a connection of the AutoPipeline's own pool (redis-py's
+    public `send_packed_command` and `read_response`), the replies read back in order; on a cluster
+    the batch is one redis-py pipeline, which redis-py splits by node (never a transaction: a
+    cluster refuses those, and atomic changes are Lua scripts anyway).
 
     Each caller gets its own reply, or its own error: an error reply (a ResponseError, NOSCRIPT) is
     its command's only, and a value redis-py cannot send (None, a bool) is refused to its caller
@@ -202,6 +203,14 @@ class AutoPipeline:
     def __init__(self, client: Client, *, timeout_s: float) -> None:
         self.client = client
         self.timeout_s = timeout_s
+        # On one node, batches go on connections of a pool of the AutoPipeline's own, made from the
+        # client's settings but without a socket timeout: the batch as a whole is bounded (timeout_s),
+        # and redis-py would otherwise put every send in a Task of its own (asyncio.wait_for).
+        self._pool: aioredis.ConnectionPool | None = None
+        if isinstance(client, aioredis.Redis):
+            shared = client.connection_pool
+            self._pool = aioredis.ConnectionPool(connection_class=shared.connection_class,
+                                                 **{**shared.connection_kwargs, "socket_timeout": None})
         self._encoder = client.get_encoder()
         self._joining: list[_Queued] | None = None
         self._sending: set[asyncio.Task[None]] = set()
@@ -233,6 +242,10 @@ class AutoPipeline:
         return await mine
 
     async def _alone(self, args: tuple[Any, ...]) -> Any:
+        if self._pool is not None:  # a batch of one, in this task: nobody else to keep going if cancelled
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            await self._send_on_connection(self._pool, [(args, future)])
+            return await future
         try:
             async with asyncio.timeout(self.timeout_s) as deadline:
                 return await self.client.execute_command(*args)
@@ -250,6 +263,8 @@ class AutoPipeline:
         batch = [(args, future) for args, future in batch if not future.done()]  # cancelled before it left
         if not batch:
             return
+        if self._pool is not None:
+            return await self._send_on_connection(self._pool, batch)
         try:
             async with asyncio.timeout(self.timeout_s):
                 pipe = self.client.pipeline(transaction=False)
@@ -274,11 +289,51 @@ class AutoPipeline:
             else:
                 future.set_result(reply)
 
+    async def _send_on_connection(self, pool: aioredis.ConnectionPool, batch: list[_Queued]) -> None:
+        """One write, then the replies in order: what a pipeline does, without building one, each reply
+        through the client's response callback for its command as redis-py would. An error reply is
+        its command's alone; anything else (the connection lost, the deadline passed) is everyone's
+        still waiting, and the connection is dropped, since replies may still be on their way on it."""
+        conn: AbstractConnection | None = None
+        pending = list(batch)
+        callbacks = getattr(self.client, "response_callbacks", None)  # redis-py's, as its parse_response applies them
+        try:
+            async with asyncio.timeout(self.timeout_s):  # connecting too: a hung Redis may accept and say nothing
+                conn = await pool.get_connection()
+                await conn.send_packed_command(conn.pack_commands([args for args, _ in batch]), check_health=False)
+                while pending:
+                    (command, *_), future = pending[0]
+                    try:
+                        reply = await conn.read_response()
+                    except ResponseError as exc:
+                        pending.pop(0)
+                        if not future.done():
+                            future.set_exception(exc)
+                        continue
+                    pending.pop(0)
+                    callback = callbacks.get(str(command).upper()) if callbacks is not None else None
+                    if not future.done():
+                        future.set_result(callback(reply) if callback is not None else reply)
+        except BaseException as exc:
+            if conn is not None:
+                await conn.disconnect()
+            error = self._timed_out() if isinstance(exc, TimeoutError) else exc
+            for _, future in pending:
+                if not future.done():
+                    future.cancel() if isinstance(exc, asyncio.CancelledError) else future.set_exception(error)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            if conn is not None:
+                await pool.release(conn)
+
     def _timed_out(self) -> aioredis.TimeoutError:
         return aioredis.TimeoutError(f"Redis did not answer within {self.timeout_s:g} s")
 
     async def aclose(self) -> None:
-        """Wait for the replies on their way (a server stopping)."""
+        """Wait for the replies on their way (a server stopping), then close the connections."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._pool is not None:
+            await self._pool.disconnect()
 

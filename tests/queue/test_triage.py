@@ -14,18 +14,8 @@ from frontdoor.queue import AlreadySubmitted, stats
 from frontdoor.storage import keys
 from frontdoor.queue.retention import purge_expired
 from frontdoor.queue.views import utc_day
-from frontdoor.reports.build import build_report
 
 DAY_MS = 86_400_000
-
-
-@pytest.fixture
-def report(keyring):  # type: ignore[no-untyped-def]
-    def make(queue, urls=("https://example.com/page",), **fields):  # type: ignore[no-untyped-def]
-        body = {"category": "csam", "urls": list(urls), **fields}
-        return build_report(body, channel="api", keyring=keyring, shard_of_url=queue.shard_of_url)
-
-    return make
 
 
 class Clock:

@@ -31,7 +31,6 @@ from frontdoor.queue import AlreadySubmitted, stats
 from frontdoor.storage import keys
 from frontdoor.queue.retention import purge_expired
 from support.servers import LocalCluster
-from frontdoor.reports.build import build_report
 
 DAY_MS = 86_400_000
 SHARDS = 4
@@ -43,15 +42,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.ms
-
-
-@pytest.fixture
-def report(keyring):  # type: ignore[no-untyped-def]
-    def make(queue, url_list=("https://example.com/page",), **fields):  # type: ignore[no-untyped-def]
-        body = {"category": "csam", "urls": list(url_list), **fields}
-        return build_report(body, channel="api", keyring=keyring, shard_of_url=queue.shard_of_url)
-
-    return make
 
 
 def urls_in_shard(shard: int, count: int, *, shards: int = SHARDS, stem: str = "site") -> list[str]:

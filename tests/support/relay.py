@@ -6,6 +6,7 @@ go, so a test can kill a sender exactly while a message is on its way.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +40,10 @@ class Relay:
         self._seen += 1
         if self._seen == self.hold_at:
             self.holding.set()
-            self._released.wait(30)  # blocks the relay's own thread: it takes nothing meanwhile
+            # Only this session waits; the others go on. (Blocking the relay's loop would leave other
+            # sessions' finished DATA unread until release, then take it from a sender already dead:
+            # a reply accepted whose acknowledgement never came, which is delivered again, by design.)
+            await asyncio.to_thread(self._released.wait, 30)
             return "451 4.3.0 Not taken: the sender went away"
         if self.refusing > 0:
             self.refusing -= 1

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from support.clock import Clock
+
 from frontdoor.keyring import Keyring
 from frontdoor.outbox import Outbox
 from frontdoor.settings import OutboxSettings
 from frontdoor.storage import keys
 
 RECIPIENT = "canary.recipient.4411@example.org"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.ms = 1_800_000_000_000
-
-    def __call__(self) -> int:
-        return self.ms
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import json
 from datetime import date, datetime, timezone
 
 import pytest
+
+from support.clock import Clock
 from redis.exceptions import ResponseError
 
 from frontdoor.errors import Conflict, NotFound
@@ -16,14 +18,6 @@ from frontdoor.queue.retention import purge_expired
 from frontdoor.queue.views import utc_day
 
 DAY_MS = 86_400_000
-
-
-class Clock:
-    def __init__(self, ms: int) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
 
 
 async def test_redis_versions_differ_in_xautoclaim(redis, redis_version):

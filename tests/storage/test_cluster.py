@@ -20,6 +20,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+
+from support.clock import Clock
 import redis.asyncio as aioredis
 from support.api import ANALYST_PREFIX, ok_json, receipt_status, submit
 from redis.exceptions import ClusterCrossSlotError, RedisClusterException, ResponseError
@@ -34,14 +36,6 @@ from support.servers import LocalCluster
 
 DAY_MS = 86_400_000
 SHARDS = 4
-
-
-class Clock:
-    def __init__(self, ms: int) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
 
 
 def urls_in_shard(shard: int, count: int, *, shards: int = SHARDS, stem: str = "site") -> list[str]:

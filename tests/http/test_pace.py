@@ -97,3 +97,8 @@ async def test_the_key_lives_only_as_long_as_the_queue_it_holds(redis):
     assert keys == ["fd:{pace:receipts}"]  # one key, no client in it
     # The eighth was due 1.75 s from now, the next 2 s: the key outlives that by a second, no more.
     assert 2000 < await redis.pttl(keys[0]) <= 3000
+
+
+async def test_on_a_redis_cluster_the_pace_is_one_key_in_one_slot(cluster_redis):
+    clock = Clock(START)
+    assert await waits(pace(cluster_redis, clock, rate_per_s=2, max_wait_s=0.5), 4) == [0, 0, 0.5, None]

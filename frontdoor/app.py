@@ -24,7 +24,7 @@ from aiohttp.web_response import StreamResponse
 
 from .api import analyst, public
 from .api.accounts import Analysts
-from .api.appkeys import ACCOUNTS, INTAKE, KEYRING, OUTBOX, PING, QUEUE
+from .api.appkeys import ACCOUNTS, INTAKE, KEYRING, LIMITS, OUTBOX, PING, QUEUE, RECEIPT_PACE
 from .channels.base import Channel
 from .channels.email.server import EmailChannel
 from .channels.web.chat import WebChat
@@ -35,6 +35,7 @@ from .dialog.store import ConversationStore
 from .errors import ConfigError
 from .http import templates
 from .http.errors import error_guard
+from .http.pace import Pace
 from .http.ratelimit import RateLimiter, RequestLimits
 from .http.security import security_middleware
 from .keyring import Keyring, load_secret
@@ -49,6 +50,8 @@ from .storage.client import UNAVAILABLE, Client, connect, honour_cancellation
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
 HOUSEKEEPING_TIMEOUT_S = 50.0  # one run's bound: what a cut-short run left undone, the next does
+# The longest a receipt look-up waits its turn under a flood (http/pace.py); well inside the request deadline.
+RECEIPT_MAX_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Parts:
     limiter: RateLimiter
     browser_limits: RequestLimits  # keyed on the client address: for requests from reporters' browsers
     accounts: Analysts
+    receipt_pace: Pace  # receipt look-ups of all clients together
 
 
 ChannelFactory = Callable[[Parts], "Channel | None"]
@@ -92,10 +96,12 @@ def build_parts(settings: Settings, redis_url: str, channels: Mapping[str, Chann
                     hotline_name=settings.hotline.name)
     web = settings.web
     limiter = RateLimiter(redis, keyring, {"conversations": web.conversations_per_min, "messages": web.messages_per_min,
-                                           "reports": web.conversations_per_min})
+                                           "reports": web.reports_per_min, "receipts": web.receipts_per_min})
+    pace = Pace(redis, "receipts", rate_per_s=web.receipts_per_s,
+                max_wait_s=min(RECEIPT_MAX_WAIT_S, settings.request_timeout_s / 2))
     return Parts(settings, redis, keyring, queue, intake, Outbox(redis, keyring, settings.outbox, channels), catalog,
                  dialog, limiter, RequestLimits(limiter, trust_forwarded_for=web.trust_forwarded_for),
-                 Analysts(redis, keyring))
+                 Analysts(redis, keyring), pace)
 
 
 def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
@@ -107,6 +113,7 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
                           client_max_size=settings.max_body_bytes)
     app[ACCOUNTS], app[INTAKE], app[KEYRING] = parts.accounts, parts.intake, parts.keyring
     app[OUTBOX], app[QUEUE], app[PING] = parts.outbox, parts.queue, parts.redis.ping
+    app[LIMITS], app[RECEIPT_PACE] = parts.browser_limits, parts.receipt_pace
     templates.setup(app)
     for channel in running.values():
         app.router.add_routes(channel.routes())

@@ -77,7 +77,12 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         if token:
             print(f"\nFirst analyst created: name 'admin', role supervisor.\n  Token (shown only now, keep it safe): {token}\n", flush=True)
         app.on_startup.append(settle_heap_on_startup)
-        web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop())
+        # keepalive_timeout is aiohttp's header deadline too: from 3.14.4 its timer runs from the
+        # connection's start, and closes a connection still waiting for a whole request head when it
+        # fires (bytes trickling in do not reset it), as it does after an answer. Request bodies are
+        # bounded by the request deadline (http/errors.py).
+        web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop(),
+                    keepalive_timeout=settings.header_timeout_s)
 
 
 def _safe(url: str) -> str:

@@ -28,7 +28,11 @@ def _text(content_type: str, description: str = "The page") -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Invalid input", 401: "No or invalid token", 403: "Wrong role", 404: "Unknown id", 409: "Not allowed in the case's state",
             413: "Body too large", 415: "Not JSON", 429: "Too many requests (see Retry-After)", 503: "Redis unavailable"}
-    return {str(c): _json(ERROR, text[c]) for c in codes}
+    out = {str(c): _json(ERROR, text[c]) for c in codes}
+    if "429" in out:
+        out["429"]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                                 "schema": {"type": "integer", "minimum": 1}}}
+    return out
 
 
 def _analyst(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None, params: list[Any] | None = None,
@@ -49,12 +53,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportSubmission"}}}},
         "responses": {"201": _json({"type": "object", "required": ["report", "receipt"], "properties": {
             "report": {"type": "string"}, "receipt": {"type": "string"}, "status": {"type": "string"}, "message": {"type": "string"}}},
-            "Stored and queued"), **_errors(400, 409, 413, 415, 503)}}},
+            "Stored and queued"), **_errors(400, 409, 413, 415, 429, 503)}}},
     "/api/v1/receipts/{code}": {"get": {
         "summary": "Coarse status of a report, by its receipt code",
         "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": _json({"type": "object", "properties": {"status": {"enum": ["received", "in_review", "action_taken", "closed"]}}},
-                                   "Status"), **_errors(404, 503)}}},
+                                   "Status"), **_errors(404, 429, 503)}}},
     "/healthz": {"get": {"summary": "The process is up", "responses": {"200": _json({"type": "object"}, "Up")}}},
     "/readyz": {"get": {"summary": "Redis is reachable", "responses": {"200": _json({"type": "object"}, "Ready"), **_errors(503)}}},
     "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.exceptions import ResponseError
 
 from .. import ids
 from .views import CLOCK_SKEW_MS, analyst_action, audit_view, case_view, utc_day
 from ..errors import Conflict, InvalidInput, NotFound
 from ..storage.client import COMMAND_TIMEOUT_S, AutoPipeline, Client
+from ..storage.groups import create_group, regrouping
 from ..storage.scripts import Script, source
 from ..reports import urls
 from ..reports.build import check, ASSESSMENT_SCHEMA
@@ -87,14 +87,10 @@ class TriageQueue:
         await self._submits.aclose()
 
     async def setup(self) -> None:
-        """Create the consumer group on every lane; safe to run at every start."""
+        """Create the consumer group on every lane; safe to run at every start (and after Redis lost them)."""
         for shard in range(self.shards):
             for lane in keys.LANES:
-                try:
-                    await self.redis.xgroup_create(keys.lane(shard, lane), keys.GROUP, id="0", mkstream=True)
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):  # the group exists already: nothing to do
-                        raise
+                await create_group(self.redis, keys.lane(shard, lane), keys.GROUP)
 
     def shard_of_url(self, value: str) -> int:
         return keys.shard_for(value, self.shards)
@@ -200,7 +196,11 @@ class TriageQueue:
     # -- analysts ---------------------------------------------------------------
 
     async def claim(self, analyst: str) -> str | None:
-        """The next case for this analyst: urgent lanes of every shard first, then the oldest normal case."""
+        """The next case for this analyst: urgent lanes of every shard first, then the oldest normal case.
+        Lost consumer groups are made again on the way (storage/groups.py)."""
+        return await regrouping(lambda: self._claim_next(analyst), self.setup, "triage queue")
+
+    async def _claim_next(self, analyst: str) -> str | None:
         now = self.clock_ms()
         if self.shards == 1:
             result = await self._claim([keys.lane(0, "urgent")], [keys.tag(0), analyst, self.lease_ms, now, "urgent,normal"])
@@ -232,8 +232,8 @@ class TriageQueue:
 
     async def _lease_op(self, op: str, case_id: str, actor: str, target: str = "") -> None:
         shard = _shard(case_id)
-        result = await self._lease([keys.case(shard, case_id)],
-                                   [keys.tag(shard), op, actor, case_id, self.clock_ms(), self.lease_ms, target])
+        result = await regrouping(lambda: self._lease([keys.case(shard, case_id)], [
+            keys.tag(shard), op, actor, case_id, self.clock_ms(), self.lease_ms, target]), self.setup, "triage queue")
         _raise_for(result[0], case_id)
 
     async def assess(
@@ -336,6 +336,9 @@ class TriageQueue:
 
     async def depth(self) -> dict[str, dict[str, int]]:
         """Cases in each lane: every stream entry is a case still in the queue; pending ones are claimed or released."""
+        return await regrouping(self._depth, self.setup, "triage queue")
+
+    async def _depth(self) -> dict[str, dict[str, int]]:
         pipe = self.redis.pipeline(transaction=False)
         for shard in range(self.shards):
             for lane in keys.LANES:

@@ -44,10 +44,11 @@ class AlreadySubmitted(Conflict):
 
     code = "already_submitted"
 
-    def __init__(self, report_id: str, receipt: str) -> None:
+    def __init__(self, report_id: str, receipt: str, fingerprint: str = "") -> None:
         super().__init__(f"already submitted as report {report_id}")
         self.report_id = report_id
         self.receipt = receipt  # the first submit's; "" if it was made before receipts were remembered
+        self.fingerprint = fingerprint  # the first submit's; "" if it gave none
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class TriageQueue:
     # -- reports in -------------------------------------------------------------
 
     async def submit(self, report: dict[str, Any], *, receipt: str | None = None, dedupe_id: str | None = None,
-                     dedupe_ttl_s: int = 0) -> Submitted:
+                     dedupe_ttl_s: int = 0, fingerprint: str = "") -> Submitted:
         """Store a built report (see report.build_report) and queue its cases; atomic per shard.
 
         The home shard (its first URL's) stores the report and all its same-shard URLs in one
@@ -114,8 +115,10 @@ class TriageQueue:
         keyed hash of the Message-ID). It is remembered for `dedupe_ttl_s` in the home shard by
         the script that stores the report, so it is there exactly when the report is: a submit
         that failed leaves nothing to block the retry, and a second submit under it stores nothing
-        and raises AlreadySubmitted. A redelivery must reach the same home shard (the same first
-        URL; the caller chooses the shard of a report without URLs) to be recognised.
+        and raises AlreadySubmitted, which carries the `fingerprint` (no spaces) the first submit
+        gave, so the caller can tell a retry from another submission under the same id. A
+        redelivery must reach the same home shard (the same first URL; the caller chooses the
+        shard of a report without URLs) to be recognised.
         """
         if dedupe_id is not None and dedupe_ttl_s <= 0:
             raise ValueError("a dedupe id needs a positive dedupe_ttl_s")
@@ -132,7 +135,7 @@ class TriageQueue:
         for attempt in range(5):
             receipt = receipt if attempt == 0 and receipt is not None else ids.new_receipt()
             result = await self._run_submit(home, report, now, True, doc, receipt, by_shard.get(home, []),
-                                            dedupe=(dedupe_id, dedupe_ttl_s) if dedupe_id else None)
+                                            dedupe=(dedupe_id, dedupe_ttl_s, fingerprint) if dedupe_id else None)
             if result[0] != "receipt_taken":
                 break
         else:  # five collisions in a 2^50 space means something else is wrong
@@ -142,7 +145,7 @@ class TriageQueue:
         if result[0] == "duplicate":
             if others:  # this report was never stored: nothing to fan out
                 await self.redis.zrem(keys.fanout(home), rid)
-            raise AlreadySubmitted(result[1], result[2] if len(result) > 2 else "")
+            raise AlreadySubmitted(*result[1:4])
         cases = _pairs(result)
         cases += await self._fan_out(report, now, {s: by_shard[s] for s in others})
         if log.isEnabledFor(logging.INFO):
@@ -150,11 +153,11 @@ class TriageQueue:
         return Submitted(rid, receipt, tuple(cases))
 
     async def _run_submit(self, shard: int, report: dict[str, Any], now: int, home: bool, doc: bytes,
-                          receipt: str, urls: list[dict[str, str]], *, dedupe: tuple[str, int] | None = None) -> list[str]:
-        dedupe_id, dedupe_ttl_s = dedupe or ("", 0)
+                          receipt: str, urls: list[dict[str, str]], *, dedupe: tuple[str, int, str] | None = None) -> list[str]:
+        dedupe_id, dedupe_ttl_s, fingerprint = dedupe or ("", 0, "")
         args: list[Any] = [keys.tag(shard), now, utc_day(now), report["id"], "1" if home else "0", doc, receipt,
                            "1" if report["child_in_immediate_danger"] else "0", report["category"], report["channel"],
-                           len(urls), dedupe_id, dedupe_ttl_s]
+                           len(urls), dedupe_id, dedupe_ttl_s, fingerprint]
         for url in urls:
             args += [keys.url_digest(url["normalized"]), url["normalized"], url["original"], ids.new_id(shard)]
         if home and not report["urls"]:

@@ -46,6 +46,7 @@ from .queue.retention import purge_expired
 from .reports.intake import ReportIntake
 from .settings import Settings
 from .storage.client import UNAVAILABLE, Client, connect, honour_cancellation
+from .storage.persistence import check_persistence
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
@@ -126,12 +127,17 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
 async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeeping: bool) -> AsyncIterator[None]:
     try:
         async with asyncio.timeout(parts.settings.request_timeout_s):  # a hung Redis must not hold start-up
+            await check_persistence(parts.redis, allow_volatile=parts.settings.allow_volatile_redis)
             await parts.queue.setup()
             await parts.outbox.setup()
             await parts.outbox.adopt_legacy_jobs()
     except UNAVAILABLE:  # TimeoutError included: it is an OSError
         # Start anyway: /readyz reports 503 and submits answer 503 until Redis is back.
-        log.warning("redis unreachable at start-up; the queue is set up on the next housekeeping run")
+        log.warning("redis unreachable at start-up (persistence not verified); the queue is set up on the next "
+                    "housekeeping run")
+    except ConfigError:  # a Redis that keeps nothing: nothing is served, and nothing is left open
+        await _close(parts)
+        raise
     async with contextlib.AsyncExitStack() as running:
         for channel in channels.values():  # first: the sender may hand them a message at once
             await running.enter_async_context(channel.running())
@@ -142,6 +148,10 @@ async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeep
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    await _close(parts)
+
+
+async def _close(parts: Parts) -> None:
     await parts.limiter.aclose()
     await parts.dialog.aclose()
     await parts.queue.aclose()

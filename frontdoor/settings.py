@@ -104,6 +104,9 @@ class Settings:
     log_level: str = "INFO"
     # A conversation nobody answered for this long is forgotten.
     conversation_idle_s: int = 2 * 3600
+    # Serve even from a Redis that keeps nothing on disk (neither AOF nor RDB snapshots): for tests
+    # and demos only, since its restart loses every acknowledged report (storage/persistence.py).
+    allow_volatile_redis: bool = False
     hotline: HotlineSettings = HotlineSettings()
     web: WebSettings = WebSettings()
     email: EmailSettings = EmailSettings()
@@ -178,6 +181,7 @@ class Settings:
             header_timeout_s=integer("HEADER_TIMEOUT_SECONDS", 15, 1, 3600),
             log_level=level,
             conversation_idle_s=integer("CONVERSATION_IDLE_MINUTES", 120, 5, 24 * 60) * 60,
+            allow_volatile_redis=boolean("ALLOW_VOLATILE_REDIS", False),
             hotline=HotlineSettings(
                 name=(get("HOTLINE_NAME") or "Hotline")[:80],
                 country=country,

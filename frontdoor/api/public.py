@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..errors import NotFound
 from ..http.errors import json_error, json_reply, read_json
+from ..http.idempotency import KeyReused, idempotency_key
 from .appkeys import INTAKE, LIMITS, PING, RECEIPT_PACE
 from .openapi import document
 
@@ -18,8 +19,14 @@ NEXT_STEPS = ("Thank you. Your report is anonymous. Keep your receipt code: with
 
 
 async def submit_report(request: web.Request) -> web.Response:
+    """With an Idempotency-Key, a retry is answered as the first request was (201, the same report and
+    receipt) for as long as the intake remembers dedupe ids, and stores nothing new."""
     await request.app[LIMITS].admit(request, "reports")  # before the body is read: a refusal costs nothing more
-    accepted = await request.app[INTAKE].submit(await read_json(request), "api")
+    key = idempotency_key(request)
+    intake = request.app[INTAKE]
+    accepted = await intake.submit(await read_json(request), "api", dedupe_id=intake.dedupe_key("api", key) if key else None)
+    if not accepted.same_submission:
+        raise KeyReused()
     return json_reply({"report": accepted.report_id, "receipt": accepted.receipt, "status": "received",
                        "message": NEXT_STEPS}, status=201)
 

@@ -18,7 +18,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +26,13 @@ import redis.asyncio as aioredis
 
 from frontdoor.storage.client import connect
 from frontdoor.storage.outages import Outages
-from frontdoor.storage.server import RedisServer, find_binaries
+from frontdoor.storage.server import RedisServer
 from support.servers import free_port
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(find_binaries()[0], tmp_path / "redis", port=free_port(), persist=True).start()
-    try:
-        yield server
-    finally:
-        if server.pid is not None:
-            os.kill(server.pid, signal.SIGCONT)
-        server.stop()
+def own_redis(start_redis) -> RedisServer:  # type: ignore[no-untyped-def]
+    return start_redis(persist=True)  # type: ignore[no-any-return]
 
 
 def lines(caplog: pytest.LogCaptureFixture) -> list[str]:

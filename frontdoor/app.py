@@ -46,6 +46,7 @@ from .queue.retention import purge_expired
 from .reports.intake import ReportIntake
 from .settings import Settings
 from .storage.client import UNAVAILABLE, Client, connect, honour_cancellation
+from .storage.outages import Outages
 from .storage.persistence import check_persistence
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Parts:
     browser_limits: RequestLimits  # keyed on the client address: for requests from reporters' browsers
     accounts: Analysts
     receipt_pace: Pace  # receipt look-ups of all clients together
+    outages: Outages  # this process's account of Redis being away: one warning, one line when back
 
 
 ChannelFactory = Callable[[Parts], "Channel | None"]
@@ -102,7 +104,7 @@ def build_parts(settings: Settings, redis_url: str, channels: Mapping[str, Chann
                 max_wait_s=min(RECEIPT_MAX_WAIT_S, settings.request_timeout_s / 2))
     return Parts(settings, redis, keyring, queue, intake, Outbox(redis, keyring, settings.outbox, channels), catalog,
                  dialog, limiter, RequestLimits(limiter, trust_forwarded_for=web.trust_forwarded_for),
-                 Analysts(redis, keyring), pace)
+                 Analysts(redis, keyring), pace, Outages(redis.ping))
 
 
 def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
@@ -110,7 +112,8 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
     """`channels`: CHANNELS, unless a test brings a channel of its own."""
     parts = build_parts(settings, redis_url, channels)
     running = {name: channel for name, make in channels.items() if (channel := make(parts)) is not None}
-    app = web.Application(middlewares=[security_middleware(settings.web, error_guard(settings.request_timeout_s))],
+    guard = error_guard(settings.request_timeout_s, parts.outages)
+    app = web.Application(middlewares=[security_middleware(settings.web, guard)],
                           client_max_size=settings.max_body_bytes)
     app[ACCOUNTS], app[INTAKE], app[KEYRING] = parts.accounts, parts.intake, parts.keyring
     app[OUTBOX], app[QUEUE], app[PING] = parts.outbox, parts.queue, parts.redis.ping
@@ -131,9 +134,10 @@ async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeep
             await parts.queue.setup()
             await parts.outbox.setup()
             await parts.outbox.adopt_legacy_jobs()
-    except UNAVAILABLE:  # TimeoutError included: it is an OSError
+    except UNAVAILABLE as exc:  # TimeoutError included: it is an OSError
         # Start anyway: /readyz reports 503 and submits answer 503 until Redis is back.
-        log.warning("redis unreachable at start-up (persistence not verified); the queue is set up on the next "
+        parts.outages.failed(exc)  # the warning, and a line when Redis is back
+        log.info("redis unreachable at start-up (persistence not verified); the queue is set up on the next "
                     "housekeeping run")
     except ConfigError:  # a Redis that keeps nothing: nothing is served, and nothing is left open
         await _close(parts)
@@ -141,7 +145,7 @@ async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeep
     async with contextlib.AsyncExitStack() as running:
         for channel in channels.values():  # first: the sender may hand them a message at once
             await running.enter_async_context(channel.running())
-        tasks = [asyncio.create_task(OutboxSender(parts.outbox, channels).run())]
+        tasks = [asyncio.create_task(OutboxSender(parts.outbox, channels, outages=parts.outages).run())]
         if housekeeping:
             tasks.append(asyncio.create_task(_housekeeping(parts)))
         yield
@@ -152,6 +156,7 @@ async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeep
 
 
 async def _close(parts: Parts) -> None:
+    await parts.outages.aclose()
     await parts.limiter.aclose()
     await parts.dialog.aclose()
     await parts.queue.aclose()
@@ -172,8 +177,9 @@ async def _housekeeping(parts: Parts) -> None:
                 await parts.outbox.trim()
         except TimeoutError:  # before UNAVAILABLE: a TimeoutError is an OSError
             log.warning("housekeeping cut short after %g s: redis too slow or hung", HOUSEKEEPING_TIMEOUT_S)
-        except UNAVAILABLE:
-            log.warning("housekeeping skipped: redis unavailable")
+        except UNAVAILABLE as exc:
+            parts.outages.failed(exc)  # logged there, once an outage
+            log.info("housekeeping skipped: redis unavailable")
         except Exception:  # housekeeping must never die; the next run tries again
             log.exception("housekeeping failed")
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -133,6 +135,25 @@ def make_queue(redis: aioredis.Redis):  # type: ignore[no-untyped-def]
         return queue
 
     return make
+
+
+@pytest.fixture
+def start_redis(tmp_path: Path) -> Iterator[Any]:
+    """Factory: a redis-server of the test's own (`start(persist=..., extra=(...))`), for tests that
+    pause (SIGSTOP), kill or configure it; each is resumed if paused, then stopped, after the test."""
+    started: list[RedisServer] = []
+
+    def start(*, persist: bool, extra: tuple[str, ...] = ()) -> RedisServer:
+        server = RedisServer(BINARIES[0], tmp_path / f"redis-{len(started)}", port=free_port(), persist=persist,
+                             extra_args=extra).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.pid is not None:
+            os.kill(server.pid, signal.SIGCONT)
+        server.stop()
 
 
 @pytest.fixture

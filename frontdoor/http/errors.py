@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..errors import FrontdoorError, InvalidInput, RateLimited
 from ..storage.client import UNAVAILABLE
+from ..storage.outages import Outages
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -43,10 +44,11 @@ UNAVAILABLE_MESSAGE = "The service cannot store or read reports right now. Pleas
 Guard = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
-def error_guard(deadline_s: float) -> Guard:
+def error_guard(deadline_s: float, outages: Outages | None = None) -> Guard:
     """Exceptions to JSON errors, and a deadline for the request as a whole (body, Redis, reply):
     past it the request is cancelled and answered 503 like a Redis that is down. Not a middleware of
-    its own: the security middleware calls it (http/security.py), one layer fewer on every request."""
+    its own: the security middleware calls it (http/security.py), one layer fewer on every request.
+    A Redis outage is `outages`' to log, once (storage/outages.py); each 503 of it only at DEBUG."""
 
     async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -67,10 +69,17 @@ def error_guard(deadline_s: float) -> Guard:
             headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
             return json_error(exc.status, code, message, **headers)
         except TimeoutError:  # the deadline passed (checked before UNAVAILABLE: a TimeoutError is an OSError)
-            log.warning("deadline of %g s passed: %s %s answered 503", deadline_s, request.method, _route(request))
+            level = logging.WARNING
+            if outages is not None:
+                outages.suspect()  # a Redis that stalls: the probe asks it, and an outage is logged once
+                level = logging.DEBUG if outages.down else level
+            log.log(level, "deadline of %g s passed: %s %s answered 503", deadline_s, request.method, _route(request))
             return json_error(503, "unavailable", UNAVAILABLE_MESSAGE, **{"Retry-After": "30"})
-        except UNAVAILABLE:  # Redis (one node or a cluster) cannot answer now
-            log.warning("redis unavailable: %s %s answered 503", request.method, _route(request))
+        except UNAVAILABLE as exc:  # Redis (one node or a cluster) cannot answer now
+            if outages is not None:
+                outages.failed(exc)
+            log.log(logging.DEBUG if outages is not None else logging.WARNING, "redis unavailable: %s %s answered 503",
+                    request.method, _route(request))
             return json_error(503, "unavailable", UNAVAILABLE_MESSAGE, **{"Retry-After": "30"})
         except Exception as exc:
             # The exception's message may quote what was sent (a report): log its type and where it

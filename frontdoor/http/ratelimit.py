@@ -125,8 +125,8 @@ class RateLimiter:
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT_S):  # the whole flush, not each command (storage.client's timeout)
                 await self.flush()
-        except UNAVAILABLE:  # TimeoutError included: it is an OSError
-            log.warning("rate counts not sent: redis unavailable")
+        except UNAVAILABLE:  # TimeoutError included: it is an OSError. The outage is logged once, elsewhere
+            log.debug("rate counts not sent: redis unavailable")  # (storage/outages.py); this, every 50 ms
         except Exception:  # a background flush must never die loudly; its counts are lost, see above
             log.exception("rate counts not sent")
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from ..storage.client import UNAVAILABLE, honour_cancellation
+from ..storage.outages import Outages
 from .stream import Outbound, Outbox
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Deliverer(Protocol):
 
 class OutboxSender:
     def __init__(self, outbox: Outbox, channels: Mapping[str, Deliverer], *, batch: int = BATCH,
-                 concurrency: int = CONCURRENCY) -> None:
+                 concurrency: int = CONCURRENCY, outages: Outages | None = None) -> None:
         self._outbox = outbox
         self._channels = dict(channels)
         self._batch = batch
@@ -56,6 +57,7 @@ class OutboxSender:
         # A name in the consumer group for this process's sender: random, never a host name or pid.
         self.consumer = f"sender-{secrets.token_hex(6)}"
         self._redis_down = False
+        self._outages = outages  # the app's: an outage is logged there, once for the process
 
     async def run(self) -> None:
         """Until cancelled. A stopped Redis is one warning, and one line when it is back. The consumer
@@ -67,11 +69,14 @@ class OutboxSender:
                 await self.send_once(block_ms=poll_ms)
                 if self._redis_down:
                     self._redis_down = False
-                    log.warning("outbox: redis reachable again; sending")
-            except UNAVAILABLE:  # TimeoutError included: it is an OSError
-                if not self._redis_down:
-                    self._redis_down = True
+                    if self._outages is None:
+                        log.warning("outbox: redis reachable again; sending")
+            except UNAVAILABLE as exc:  # TimeoutError included: it is an OSError
+                if self._outages is not None:
+                    self._outages.failed(exc)
+                elif not self._redis_down:
                     log.warning("outbox: redis unavailable; nothing is lost, sending resumes when it is back")
+                self._redis_down = True
                 await asyncio.sleep(self._outbox.settings.poll_s)
             except Exception as exc:  # the sender must keep running; what it held stays pending
                 log.error("outbox: sending failed (%s); retrying", type(exc).__name__)

@@ -147,12 +147,26 @@ class _HiredisPacking:
         return super().pack_command(*args)  # type: ignore[misc]
 
 
+class _LostOnWrite:
+    """A write on a connection whose transport closed under it is a lost connection (ConnectionError),
+    as on asyncio's own loop. uvloop raises RuntimeError ("the handler is closed") when Redis went away
+    between the pool's check of a connection and the write; redis-py passes that on as it is, and it
+    would reach the error guard as a 500 with a traceback instead of a 503."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except RuntimeError as exc:  # redis-py has disconnected it already (its BaseException branch)
+            raise aioredis.ConnectionError("the connection to Redis closed while writing") from exc
+
+
 def hiredis_packing(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
-    """`connection_class` (TCP, TLS or Unix socket, as the URL said) with hiredis packing, for the pool's
-    public `connection_class` argument."""
+    """`connection_class` (TCP, TLS or Unix socket, as the URL said) with hiredis packing (where hiredis
+    is installed) and a write on a closed connection as a ConnectionError, for the pool's public
+    `connection_class` argument."""
     if hiredis_pack is None:
-        return connection_class
-    return type(f"Hiredis{connection_class.__name__}", (_HiredisPacking, connection_class), {})
+        return type(connection_class.__name__, (_LostOnWrite, connection_class), {})
+    return type(f"Hiredis{connection_class.__name__}", (_HiredisPacking, _LostOnWrite, connection_class), {})
 
 
 class _Cluster(aioredis.RedisCluster):

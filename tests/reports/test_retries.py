@@ -15,10 +15,9 @@ import os
 import re
 import signal
 import smtplib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,7 +27,7 @@ import redis.asyncio as aioredis
 
 from frontdoor.app import create_app
 from frontdoor.settings import EmailSettings
-from frontdoor.storage.server import RedisServer, find_binaries
+from frontdoor.storage.server import RedisServer
 from support.servers import free_port
 
 KEY = "retry-test-8e03978e-40d5-43e8-bc93-6894a57f9324"
@@ -38,14 +37,8 @@ REPORT_TO = "report@hotline.example"
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(find_binaries()[0], tmp_path / "redis", port=free_port(), persist=False).start()
-    try:
-        yield server
-    finally:
-        if server.pid is not None:
-            os.kill(server.pid, signal.SIGCONT)
-        server.stop()
+def own_redis(start_redis) -> RedisServer:  # type: ignore[no-untyped-def]
+    return start_redis(persist=False)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

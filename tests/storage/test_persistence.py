@@ -10,10 +10,8 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,25 +19,9 @@ from frontdoor.app import create_app
 from frontdoor.errors import ConfigError
 from frontdoor.storage.client import connect
 from frontdoor.storage.persistence import check_persistence
-from frontdoor.storage.server import RedisServer, find_binaries
 from support.servers import free_port
 
 NO_CONFIG = ("--rename-command", "CONFIG", "")  # as a managed Redis may refuse it
-
-
-@pytest.fixture
-def start_redis(tmp_path: Path) -> Iterator[Any]:
-    started: list[RedisServer] = []
-
-    def start(*, persist: bool, extra: tuple[str, ...] = ()) -> RedisServer:
-        server = RedisServer(find_binaries()[0], tmp_path / f"redis-{len(started)}", port=free_port(), persist=persist,
-                             extra_args=extra).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def persistence_lines(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from ...dialog import form as dialog_form
@@ -113,13 +114,13 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 async def _read_form(request: web.Request) -> MultiDictProxy[Any]:
     """The submitted fields, or a 4xx JSON error: a body no browser's form would send (no boundary,
     a truncated or nested multipart, bytes that are not text in their charset, an unknown charset or
-    transfer encoding) is the client's mistake, not ours. What aiohttp raises for each is one of
-    these three types; nothing else in `post()` raises them."""
+    transfer encoding, a part's header that is no header) is the client's mistake, not ours. What
+    aiohttp raises for each is one of these types; nothing else in `post()` raises them."""
     if request.content_type not in FORM_TYPES:
         raise UnsupportedMediaType("Send the form as application/x-www-form-urlencoded (or multipart/form-data).")
     try:
         return await request.post()
-    except (ValueError, LookupError, RuntimeError):
+    except (ValueError, LookupError, RuntimeError, HttpProcessingError):
         raise InvalidInput("The form's body could not be read; send it as a browser would.", code="malformed_form") from None
 
 

@@ -37,6 +37,8 @@ async def web(aiohttp_client, settings, redis, redis_url):  # type: ignore[no-un
     pytest.param(MULTIPART, b"no boundary in here", id="boundary-never-seen"),
     pytest.param(MULTIPART, part("category", b"csam")[:-2], id="truncated-before-the-end"),
     pytest.param(MULTIPART, part(None, b"csam") + END, id="part-without-a-name"),
+    pytest.param(MULTIPART, part("category", b"csam", "No header here") + END, id="part-header-without-colon"),
+    pytest.param(MULTIPART, part("category", b"csam", "Bad\x01Name: x") + END, id="part-header-name-not-a-token"),
     pytest.param(MULTIPART, part("category", b"\xff\xfe") + END, id="part-not-utf8"),
     pytest.param(MULTIPART, part("category", b"csam", "Content-Type: text/plain; charset=no-such-charset") + END,
                  id="part-unknown-charset"),

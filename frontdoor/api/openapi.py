@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import __version__
+from ..http import idempotency
 from ..reports.build import ASSESSMENT_SCHEMA, REPORT_SCHEMA, SUBMISSION_SCHEMA, load_schema
 from . import openapi_rules as rules
 from ..queue import stats
@@ -40,7 +41,8 @@ _ERROR_HEADERS: dict[int, dict[str, Any]] = {
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Invalid input", 401: "No or invalid token", 403: "Wrong role", 404: "Unknown id", 409: "Not allowed in the case's state",
             413: "Body too large", 415: "Not JSON", 429: "Too many requests (see Retry-After)",
-            503: "Redis unavailable, or the request's deadline passed (see Retry-After)"}
+            503: "Redis unavailable, or the request's deadline passed (see Retry-After)",
+            422: "The Idempotency-Key was used for a different request"}
     out = {}
     for c in codes:
         out[str(c)] = _json(ERROR, text[c])
@@ -61,15 +63,23 @@ def _analyst(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = 
     return op
 
 
+# The IETF httpapi draft's header: a retry with the same key is answered as the first request was.
+IDEMPOTENCY_KEY = {"name": idempotency.HEADER, "in": "header", "required": False, "schema": {
+    "type": "string", "pattern": idempotency.PATTERN}, "description": (
+    "Names this request so that a retry (after a 503, a timeout, a lost answer) gets the first answer and "
+    "stores nothing new: for 30 days for a report (the same key with a different report is a 422), for a "
+    "day for a chat turn. A Structured Field string (\"...\") or the bare value, 16 to 255 printable ASCII "
+    "characters: a UUID.")}
+
 PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/reports": {"post": {
         "summary": "Submit a report (anonymous)",
-        "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
-                        "description": "A retry with the same key is answered as the first request was, and stores nothing new."}],
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportRequest"}}}},
         "responses": {"201": _json({"type": "object", "required": ["report", "receipt"], "properties": {
             "report": {"type": "string"}, "receipt": {"type": "string"}, "status": {"type": "string"}, "message": {"type": "string"}}},
-            "Stored and queued"), **_errors(400, 409, 413, 415, 429, 503)}}},
+            "Stored and queued (a retry with its Idempotency-Key: the first answer again)"),
+            **_errors(400, 409, 413, 415, 422, 429, 503)}}},
     "/api/v1/receipts/{code}": {"get": {
         "summary": "Coarse status of a report, by its receipt code",
         "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -85,7 +95,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "responses": {"201": _json({"$ref": "#/components/schemas/ConversationStarted"}, "Started"), **_errors(400, 413, 415, 429, 503)}}},
     "/api/v1/conversations/{token}/messages": {"post": {
         "summary": "Send the reporter's text, or the payload of a quick reply, and get the dialog's answer",
-        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}, IDEMPOTENCY_KEY],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
             "properties": {"text": {"type": "string", "maxLength": 10000}, "payload": {"type": "string", "maxLength": 10000}}}}}},

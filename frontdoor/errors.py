@@ -30,6 +30,13 @@ class InvalidInput(FrontdoorError):
     status = 400
 
 
+class UnsupportedMediaType(FrontdoorError):
+    """The body is in a form the route does not read (its Content-Type)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
 class NotFound(FrontdoorError):
     code = "not_found"
     status = 404

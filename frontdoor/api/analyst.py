@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
 from ..http.errors import json_reply, read_json, read_object
 from ..queue import stats
 from .appkeys import ACCOUNTS, KEYRING, OUTBOX, QUEUE
@@ -81,24 +81,36 @@ async def reassign(request: web.Request) -> web.Response:
     target = body.get("analyst")
     if not isinstance(target, str) or set(body) != {"analyst"}:
         raise InvalidInput("Send {\"analyst\": \"<name>\"}.", code="invalid_field")
-    if await request.app[ACCOUNTS].get(target) is None:
-        raise InvalidInput(f"analyst: no analyst named {target!r}", code="analyst_not_found")
+    if await request.app[ACCOUNTS].get(target) is None:  # well-formed, but names nobody: like an unknown case
+        raise NotFound(f"analyst: no analyst named {target!r}", code="analyst_not_found")
     case_id = request.match_info["case_id"]
     await request.app[QUEUE].reassign(case_id, current(request).name, target)
     return json_reply(await _case(request, case_id))
 
 
+def _query(request: web.Request, *names: str) -> dict[str, str]:
+    """The query's parameters, each at most once and none but `names`: a misspelt `untill` is a 400
+    that names it, not a silent default period."""
+    unknown = sorted(set(request.query) - set(names))
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: not a parameter here (these are: {', '.join(names)})", code="unknown_parameter")
+    repeated = next((n for n in names if len(request.query.getall(n, ())) > 1), None)
+    if repeated is not None:
+        raise InvalidInput(f"{repeated}: give it once", code="invalid_field")
+    return {n: request.query[n] for n in names if n in request.query}
+
+
 @requires(*BOTH)
 async def find(request: web.Request) -> web.Response:
-    url = request.query.get("url")
+    url = _query(request, "url").get("url")
     if not url:
         raise InvalidInput("Give the URL to look for as ?url=...", code="missing_field")
     cases = await request.app[QUEUE].find_by_url(url)
     return json_reply({"cases": cases})
 
 
-def _day(request: web.Request, name: str, default: date) -> date:
-    raw = request.query.get(name)
+def _day(query: dict[str, str], name: str, default: date) -> date:
+    raw = query.get(name)
     if raw is None:
         return default
     try:
@@ -110,7 +122,8 @@ def _day(request: web.Request, name: str, default: date) -> date:
 @requires(*BOTH)
 async def get_stats(request: web.Request) -> web.Response:
     since_default, until_default = stats.default_range(datetime.now(timezone.utc).date())
-    since, until = _day(request, "since", since_default), _day(request, "until", until_default)
+    query = _query(request, "since", "until")
+    since, until = _day(query, "since", since_default), _day(query, "until", until_default)
     try:
         figures = await stats.collect(request.app[QUEUE], since, until)
     except ValueError as exc:

@@ -12,9 +12,13 @@ from aiohttp import web
 from .. import __version__
 from ..http import idempotency
 from ..reports.build import ASSESSMENT_SCHEMA, REPORT_SCHEMA, SUBMISSION_SCHEMA, load_schema
+from . import openapi_rules as rules
+from ..queue import stats
+from .accounts import NAME_RE, ROLES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 CASE = {"$ref": "#/components/schemas/Case"}
+ANALYST_NAME = {"type": "string", "pattern": NAME_RE.pattern}
 CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -26,14 +30,24 @@ def _text(content_type: str, description: str = "The page") -> dict[str, Any]:
     return {"description": description, "content": {content_type: {"schema": {"type": "string"}}}}
 
 
+RETRY_AFTER = {"Retry-After": {"required": True, "description": "Seconds to wait before trying again",
+                                "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+# The guard (http/errors.py) answers 401 with a Bearer challenge, 429 and 503 with when to come back.
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "pattern": "^Bearer"}}},
+    429: RETRY_AFTER, 503: RETRY_AFTER}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Invalid input", 401: "No or invalid token", 403: "Wrong role", 404: "Unknown id", 409: "Not allowed in the case's state",
-            413: "Body too large", 415: "Not JSON", 429: "Too many requests (see Retry-After)", 503: "Redis unavailable",
+            413: "Body too large", 415: "Not JSON", 429: "Too many requests (see Retry-After)",
+            503: "Redis unavailable, or the request's deadline passed (see Retry-After)",
             422: "The Idempotency-Key was used for a different request"}
-    out = {str(c): _json(ERROR, text[c]) for c in codes}
-    if "429" in out:
-        out["429"]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again",
-                                                 "schema": {"type": "integer", "minimum": 1}}}
+    out = {}
+    for c in codes:
+        out[str(c)] = _json(ERROR, text[c])
+        if c in _ERROR_HEADERS:
+            out[str(c)]["headers"] = _ERROR_HEADERS[c]
     return out
 
 
@@ -61,7 +75,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/reports": {"post": {
         "summary": "Submit a report (anonymous)",
         "parameters": [IDEMPOTENCY_KEY],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportSubmission"}}}},
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportRequest"}}}},
         "responses": {"201": _json({"type": "object", "required": ["report", "receipt"], "properties": {
             "report": {"type": "string"}, "receipt": {"type": "string"}, "status": {"type": "string"}, "message": {"type": "string"}}},
             "Stored and queued (a retry with its Idempotency-Key: the first answer again)"),
@@ -94,18 +108,22 @@ PATHS: dict[str, dict[str, Any]] = {
     "/form.css": {"get": {"summary": "The report form's styles", "responses": {"200": _text("text/css")}}},
     "/report": {
         "get": {"summary": "The report form for browsers without JavaScript", "parameters": [
-            {"name": "lang", "in": "query", "required": False, "schema": {"enum": ["en", "de", "fr"]}}],
-            "responses": {"200": _text("text/html")}},
+            {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "en, de or fr; anything else: the browser's language (Accept-Language)"}],
+            "responses": {"200": _text("text/html"), **_errors(503)}},
         "post": {"summary": "Submit the report form", "requestBody": {"required": True, "content": {
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
-            "responses": {"200": _text("text/html", "The receipt page"), "400": _text("text/html", "The form with inline errors"),
-                          **_errors(413, 429, 503)}}},
+            "application/x-www-form-urlencoded": {"schema": rules.form_fields()},
+            "multipart/form-data": {"schema": rules.form_fields()}}},
+            "responses": {"200": _text("text/html", "The receipt page"),
+                          "400": {"description": "The form with inline errors (HTML), or a body no browser sends (JSON)",
+                                  "content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"schema": ERROR}}},
+                          **_errors(413, 415, 429, 503)}}},
     "/api/v1/analyst/claim": {"post": _analyst(
         "Claim the next case (urgent lane first, then oldest) under a lease",
         {"200": _json(CASE, "The case, now yours"), "204": {"description": "The queue is empty"}})},
     "/api/v1/analyst/cases": {"get": _analyst(
         "Every case a URL has had, newest first", {"200": _json({"type": "object", "properties": {"cases": {"type": "array", "items": CASE}}}, "Cases")},
-        params=[{"name": "url", "in": "query", "required": True, "schema": {"type": "string"}}], extra=(400,))},
+        params=[{"name": "url", "in": "query", "required": True, "schema": rules.URL}], extra=(400,))},
     "/api/v1/analyst/cases/{case_id}": {"get": _analyst("A case with its reports and audit trail", {"200": _json(CASE, "The case")},
                                                         params=[CASE_ID], extra=(404,))},
     "/api/v1/analyst/cases/{case_id}/assessment": {"post": _analyst(
@@ -120,16 +138,18 @@ PATHS: dict[str, dict[str, Any]] = {
         "Renew your lease on a case", {"200": _json(CASE, "Renewed")}, params=[CASE_ID], extra=(404, 409))},
     "/api/v1/analyst/cases/{case_id}/reassign": {"post": _analyst(
         "Move a claimed case to another analyst", {"200": _json(CASE, "Reassigned")},
-        body={"type": "object", "additionalProperties": False, "required": ["analyst"], "properties": {"analyst": {"type": "string"}}},
+        body={"type": "object", "additionalProperties": False, "required": ["analyst"], "properties": {"analyst": ANALYST_NAME}},
         params=[CASE_ID], roles="supervisor", extra=(404, 409))},
     "/api/v1/analyst/stats": {"get": _analyst(
         "Published statistics for a period", {"200": _json({"type": "object"}, "Statistics")},
-        params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string", "format": "date"}} for n in ("since", "until")],
+        params=[{"name": n, "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+                 "description": f"{what}; until not before since, at most {stats.MAX_DAYS} days in all (else 400)"}
+                for n, what in (("since", "First day (default: 29 days before until)"), ("until", "Last day (default: today)"))],
         extra=(400,))},
     "/api/v1/analyst/analysts": {"post": _analyst(
         "Create an analyst; the token is shown once", {"201": _json({"type": "object"}, "Created")},
         body={"type": "object", "additionalProperties": False, "required": ["name"],
-              "properties": {"name": {"type": "string"}, "role": {"enum": ["analyst", "supervisor"]}}},
+              "properties": {"name": ANALYST_NAME, "role": {"enum": list(ROLES)}}},
         roles="supervisor", extra=(409,))},
 }
 
@@ -178,6 +198,7 @@ def document(app: web.Application | None = None) -> dict[str, Any]:
                 "Error": {"type": "object", "required": ["error", "message"],
                           "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
                 **_bundle(),
+                "ReportRequest": rules.submission({"$ref": "#/components/schemas/ReportSubmission"}),
                 "Message": {"type": "object", "required": ["text", "quick_replies", "expects", "resources"], "properties": {
                     "text": {"type": "string"},
                     "quick_replies": {"type": "array", "items": {"type": "object", "required": ["title", "payload"], "properties": {
@@ -193,7 +214,13 @@ def document(app: web.Application | None = None) -> dict[str, Any]:
                 "ConversationStarted": {"allOf": [{"$ref": "#/components/schemas/ConversationTurn"}, {
                     "type": "object", "required": ["conversation"], "properties": {"conversation": {"type": "string"}}}]},
                 "Case": {"type": "object", "required": ["id", "status", "lane", "report_count"],
-                         "description": "A normalized URL (or a URL-less report) under triage; `url_defanged` is for display."},
+                         "description": "A normalized URL (or a URL-less report) under triage; `url_defanged` is for display.",
+                         "properties": {"reports": {"type": "array", "items": {
+                             "type": "object", "required": ["id", "channel", "attachments_dropped"],
+                             "description": "A stored report (the Report schema), its contact decrypted for the analyst.",
+                             "properties": {"id": {"type": "string"}, "channel": {"type": "string"},
+                                            "attachments_dropped": {"type": "integer", "minimum": 0},
+                                            "omitted": {"$ref": "#/components/schemas/Omitted"}}}}}},
             },
         },
     }

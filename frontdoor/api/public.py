@@ -50,7 +50,7 @@ async def readyz(request: web.Request) -> web.Response:
         async with asyncio.timeout(READY_TIMEOUT_S):
             await request.app[PING]()
     except Exception:  # any failure to reach Redis means not ready; the reason is in the Redis client log
-        return json_error(503, "unavailable", "Redis is not reachable.")
+        return json_error(503, "unavailable", "Redis is not reachable.", **{"Retry-After": "30"})
     return json_reply({"status": "ready"})
 
 

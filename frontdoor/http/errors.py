@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..errors import FrontdoorError, InvalidInput, RateLimited
+from ..errors import FrontdoorError, InvalidInput, RateLimited, UnsupportedMediaType
 from ..storage.client import UNAVAILABLE
 from ..storage.outages import Outages
 
@@ -33,6 +33,10 @@ def json_reply(data: Any, *, status: int = 200, headers: dict[str, str] | None =
 def json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
     return json_reply({"error": code, "message": message}, status=status, headers=headers or None)
 
+
+# Deeper than any document we take (a report is 3 levels, an assessment 4): jsonschema explains a
+# refusal recursively, and a body nested about 1,000 deep exhausts the stack while it does.
+MAX_JSON_DEPTH = 32
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                413: "too_large", 415: "unsupported_media_type"}
@@ -102,7 +106,7 @@ async def read_json(request: web.Request) -> Any:
     # The usual forms decided at once; anything else as aiohttp parses it (case, spaces, parameters).
     usual = declared in ("application/json", "application/json; charset=utf-8")
     if not usual and request.content_type != "application/json":
-        raise _Unsupported("Send the body as JSON with Content-Type: application/json.")
+        raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
     raw = await request.read()  # enforces client_max_size (413)
     try:
         # orjson, unlike json.loads, refuses what would fail later, when stored: lone surrogates
@@ -111,15 +115,26 @@ async def read_json(request: web.Request) -> Any:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"The body is not valid JSON: {exc}", code="malformed_json") from None
+    if too_deep(body, MAX_JSON_DEPTH):
+        raise InvalidInput(f"The body nests arrays and objects more than {MAX_JSON_DEPTH} deep; none of ours needs that.",
+                           code="too_deep")
     return body
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest in `value` more than `limit` deep, found without recursion
+    (the point is not to recurse on what a stranger sent) and looking at containers only."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def read_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("The body must be a JSON object.", code="invalid_type")
     return body
-
-
-class _Unsupported(FrontdoorError):
-    code = "unsupported_media_type"
-    status = 415

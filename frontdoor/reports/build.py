@@ -29,6 +29,10 @@ REPORT_SCHEMA = "report.v1.json"
 ASSESSMENT_SCHEMA = "assessment.v1.json"
 DESCRIPTION_MAX_CHARS = 4000
 CHANNELS = ("api", "web", "web_form", "email", "telegram", "whatsapp", "sms", "terminal")
+# What str.strip() removes (str.isspace), and a BOM, which is no text either: a description of
+# nothing else is blank. Listed so that the OpenAPI document can say the same (api/openapi_rules.py).
+BLANK_CHARS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff")
 CATEGORIES = ("csam", "grooming", "sextortion", "self_generated", "trafficking", "other")
 
 
@@ -136,7 +140,7 @@ def build_report(
             parsed.append({"original": url.original, "normalized": url.normalized})
 
     where_seen = fields.get("where_seen")
-    description = (fields.get("description") or "").strip() or None
+    description = (fields.get("description") or "").strip(BLANK_CHARS) or None
     if not parsed and not description and not (where_seen and (where_seen.get("platform") or where_seen.get("account"))):
         raise InvalidInput(
             "A report needs at least one link, or where it happened (platform or account name), or a description.",
@@ -180,6 +184,8 @@ def build_report(
         "contact": {"ciphertext": keyring.encrypt(contact)} if contact else None,
         "attachments_dropped": int(fields.get("attachments_dropped", 0)),
     }
+    if fields.get("omitted"):  # a channel's caps left something out: the analyst sees what, counted
+        report["omitted"] = dict(fields["omitted"])
     # Not re-checked against REPORT_SCHEMA here: that costs more than the rest of a submit, and
     # tests/reports/test_build.py proves every report this function builds conforms to it.
     return report

@@ -570,14 +570,25 @@ async def test_stats_bad_dates_are_400(api, add_analyst, query):
     await assert_error(await api.get(f"{ANALYST_PREFIX}/stats{query}", headers=h), 400, "invalid_field")
 
 
+@pytest.mark.parametrize("path, code", [
+    ("/stats?untill=2024-01-01", "unknown_parameter"), ("/stats?since=2024-01-01&since=2024-01-02", "invalid_field"),
+    ("/cases?url=https://example.com/a&page=2", "unknown_parameter"),
+    ("/cases?url=https://example.com/a&url=https://example.com/b", "invalid_field"),
+])
+async def test_analyst_queries_refuse_unknown_and_repeated_parameters(api, add_analyst, path, code):
+    h = await add_analyst("alice")
+    err = await assert_error(await api.get(f"{ANALYST_PREFIX}{path}", headers=h), 400, code)
+    assert path.split("?")[1].split("=")[0] in err["message"]
+
+
 @pytest.mark.parametrize(("body", "status"), [
     pytest.param({}, 400, id="empty"),
     pytest.param({"analyst": 5}, 400, id="not-a-string"),
     pytest.param({"analyst": "bob", "note": "x"}, 400, id="extra-field"),
     pytest.param(["bob"], 400, id="array"),
-    pytest.param({"analyst": "nobody"}, 400, id="no-such-analyst"),
+    pytest.param({"analyst": "nobody"}, 404, id="no-such-analyst"),  # well-formed, like an unknown case id
 ])
-async def test_bad_reassign_is_400(api, add_analyst, body, status):
+async def test_bad_reassign_is_4xx(api, add_analyst, body, status):
     h, cid = await _claimed(api, add_analyst)
     await add_analyst("bob")
     sup = await add_analyst("sue", "supervisor")

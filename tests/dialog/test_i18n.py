@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from frontdoor.channels.email.limits import Omitted
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -103,6 +105,7 @@ def keys_built_in_code() -> set[str]:
     assert {"bad_host", "no_scheme", "private_address"} <= reasons, "UrlError reasons not found in reports/urls/"
     built |= {f"url_error.{reason}" for reason in reasons}
     built |= {f"receipt_status.{status}" for status in set(RECEIPT_STATUS.values())}
+    built |= {f"email.omitted.{name}" for name in Omitted().__dataclass_fields__}
     return built
 
 

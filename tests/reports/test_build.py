@@ -34,6 +34,7 @@ submissions = st.fixed_dictionaries(
         "child_in_immediate_danger": st.booleans(),
         "locale": st.sampled_from(["en", "en-GB", "nl", "de-DE"]),
         "attachments_dropped": st.integers(0, 1000),
+        "omitted": st.dictionaries(st.sampled_from(["links", "parts", "nested_parts", "text_chars"]), st.integers(1, 10**6)),
     })
 
 
@@ -77,6 +78,7 @@ def test_every_built_report_conforms_to_the_stored_schema(fields: dict[str, Any]
     check(REPORT_SCHEMA, report)
     assert ids.is_id(report["id"])
     assert len({u["normalized"] for u in report["urls"]}) == len(report["urls"])
+    assert report.get("omitted") == (fields.get("omitted") or None)  # what a channel left out stays said
 
 
 def test_contact_is_encrypted_and_needs_consent() -> None:

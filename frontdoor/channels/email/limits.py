@@ -13,10 +13,15 @@ one next to the reason for it; the modules that read the message only apply them
   splits a parameter list in time quadratic in the ";" inside quotes, so Content-Type and
   Content-Disposition are handed over at most PARAM_HEADER_CHARS long with at most MAX_PARAMS
   parameters, and every other header at most HEADER_CHARS.
+
+A message that meets a cap on its content (links, parts, nesting, text) is still a report of what
+fits, and never silently: `Omitted` counts what was left out, the report carries the counts for the
+analyst, and the auto-reply tells the sender what to send again (replies.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from email.policy import EmailPolicy
 from typing import Any, Final
 
@@ -26,7 +31,7 @@ __all__ = [
     "HEADER_CHARS", "MAX_ATTACHMENTS_FIELD", "MAX_BODY_CHARS", "MAX_DEPTH", "MAX_DESCRIPTION_CHARS",
     "MAX_MESSAGE_BYTES", "MAX_MESSAGE_ID_CHARS", "MAX_PARAMS", "MAX_PART_CHARS", "MAX_PARTS", "MAX_SAME_HEADER",
     "MAX_SUBJECT_CHARS", "MAX_URLS", "MAX_URL_CANDIDATES", "PARAM_HEADERS", "PARAM_HEADER_CHARS",
-    "CappedHeaderPolicy", "MailRejected", "refuse_unreadable",
+    "CappedHeaderPolicy", "MailRejected", "Omitted", "refuse_unreadable",
 ]
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024  # the largest FRONTDOOR_SMTP_MAX_BYTES allows
@@ -47,6 +52,26 @@ HEADER_CHARS: Final = 8 * 1024
 PARAM_HEADER_CHARS: Final = 1024
 MAX_PARAMS: Final = 16
 PARAM_HEADERS: Final = frozenset({"content-type", "content-disposition"})
+
+
+@dataclass(frozen=True)
+class Omitted:
+    """What the caps left out of one message, each an "at least": the parser stops looking at a cap.
+
+    links: links beyond the MAX_URLS kept (distinct and reportable, or not looked at past
+    MAX_URL_CANDIDATES); parts: MIME parts not read (past MAX_PARTS, or text once MAX_BODY_CHARS were
+    read); nested_parts: parts nested deeper than MAX_DEPTH, not opened; text_chars: characters of
+    text read but not kept in the report's description.
+    """
+
+    links: int = 0
+    parts: int = 0
+    nested_parts: int = 0
+    text_chars: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """The non-zero counts, as the report and the auto-reply carry them (empty: nothing left out)."""
+        return {name: count for name, count in asdict(self).items() if count}
 
 
 class MailRejected(FrontdoorError):

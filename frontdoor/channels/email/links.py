@@ -1,7 +1,7 @@
 """The links an e-mail reports, found in linear time and never more than the report can hold.
 
 A report names at most MAX_URLS pages, and a message can be a wall of links, so at most
-MAX_URL_CANDIDATES strings are tried as URLs. Links are dropped that carry the sender's address
+MAX_URL_CANDIDATES strings are tried as URLs; the links beyond either are counted (limits.Omitted). Links are dropped that carry the sender's address
 (an unsubscribe link would store it) or point at the hotline's own hosts (replies to our
 auto-reply quote the helplines it recommended).
 """
@@ -14,7 +14,7 @@ from typing import Final
 from ...reports import urls
 from .limits import MAX_URL_CANDIDATES, MAX_URLS
 
-__all__ = ["accepted_urls", "url_candidates", "without_urls"]
+__all__ = ["accepted_urls", "counted_url_candidates", "url_candidates", "without_urls"]
 
 # A URL token: from "http(s)://" (urls.URL_START_RE, then urls.url_start) to the next space.
 _URL_TOKEN_RE: Final = re.compile(urls.URL_START_RE.pattern + r"\S*", re.IGNORECASE)
@@ -37,9 +37,18 @@ def without_urls(text: str) -> str:
 
 def url_candidates(text: str) -> list[str]:
     """The URLs in `text` as `urls.find_urls` reads them, each looked for in a bounded window."""
+    return counted_url_candidates(text, MAX_URL_CANDIDATES)[0]
+
+
+def counted_url_candidates(text: str, room: int) -> tuple[list[str], int]:
+    """At most `room` of `url_candidates(text)`, and how many URL starts were left after them, not
+    looked at (counted by the regular expression alone: cheap, and never more than the text holds)."""
     found: list[str] = []
     pos = 0
-    for m in urls.URL_START_RE.finditer(text):
+    starts = urls.URL_START_RE.finditer(text)
+    if room <= 0:
+        return found, sum(1 for _ in starts)
+    for m in starts:
         start = urls.url_start(m)
         if start < pos:
             continue
@@ -48,13 +57,14 @@ def url_candidates(text: str) -> list[str]:
         if hits:
             found.append(hits[0])
             pos = start + len(hits[0])
-        if len(found) >= MAX_URL_CANDIDATES:
+        if len(found) >= room:
             break
-    return found
+    return found, sum(1 for _ in starts)
 
 
-def accepted_urls(candidates: list[str], addresses: list[str], own_hosts: frozenset[str]) -> tuple[str, ...]:
-    """The links to report: valid, not ours, not naming the sender, one per normalized form."""
+def accepted_urls(candidates: list[str], addresses: list[str], own_hosts: frozenset[str]) -> tuple[tuple[str, ...], int]:
+    """The links to report: valid, not ours, not naming the sender, one per normalized form; at
+    most MAX_URLS of them, and how many more such links the candidates held."""
     accepted: list[str] = []
     seen: set[str] = set()
     for candidate in dict.fromkeys(candidates[:MAX_URL_CANDIDATES]):
@@ -70,6 +80,4 @@ def accepted_urls(candidates: list[str], addresses: list[str], own_hosts: frozen
         if url.normalized not in seen:
             seen.add(url.normalized)
             accepted.append(url.original)
-            if len(accepted) >= MAX_URLS:
-                break
-    return tuple(accepted)
+    return tuple(accepted[:MAX_URLS]), max(len(accepted) - MAX_URLS, 0)

@@ -27,7 +27,7 @@ from typing import Any, Final
 from . import decode as maildecode, html as mailhtml
 from .clean import clean
 from .limits import MAX_BODY_CHARS, MAX_DEPTH, MAX_PART_CHARS, MAX_PARTS, MAX_URL_CANDIDATES, CappedHeaderPolicy
-from .links import url_candidates
+from .links import counted_url_candidates
 
 __all__ = ["POLICY", "Part", "Reading", "body_bytes", "content_charset", "read_message", "read_text"]
 
@@ -97,9 +97,15 @@ class Reading:
 
     content_type: str = ""  # of the message itself (its first part)
     parts: int = 0
-    dropped: int = 0
+    dropped: int = 0  # attachments and parts with no text a reporter wrote
     chars: int = 0
     candidates: list[str] = field(default_factory=list)
+    # What the caps left out (limits.Omitted): parts not read, parts nested too deep to open,
+    # characters of text read but cut, URL starts not looked at.
+    unread_parts: int = 0
+    too_deep: int = 0
+    cut_chars: int = 0
+    links_not_examined: int = 0
 
 
 def read_text(part: Message, reading: Reading) -> str:
@@ -109,7 +115,10 @@ def read_text(part: Message, reading: Reading) -> str:
     """
     reading.parts += 1
     if reading.parts > MAX_PARTS:
-        reading.dropped += sum(1 for p in part.walk() if not p.is_multipart())
+        reading.unread_parts += sum(1 for p in part.walk() if not p.is_multipart())
+        return ""
+    if isinstance(part, Part) and part.mime_depth > MAX_DEPTH:
+        reading.too_deep += 1  # the parser kept it as one opaque body: what it holds is not read
         return ""
     try:
         ctype = part.get_content_type()
@@ -132,16 +141,23 @@ def read_text(part: Message, reading: Reading) -> str:
         reading.dropped += 1
         return ""
     if reading.chars >= MAX_BODY_CHARS:
+        reading.unread_parts += 1  # text, but the text read is at its cap already
         return ""
     data, cut = body_bytes(part)
     text = maildecode.decode_bytes(data, content_charset(part, params), cut=cut)
     if ctype == "text/html":
         text, hrefs = mailhtml.html_to_text(text, MAX_BODY_CHARS - reading.chars)
         reading.candidates += hrefs
-    text = clean(text)[: MAX_BODY_CHARS - reading.chars]
+    text = clean(text)
+    room = MAX_BODY_CHARS - reading.chars
+    if len(text) > room:  # what is cut is counted: its characters, and the links in it (a regex's count)
+        reading.cut_chars += len(text) - room
+        reading.links_not_examined += counted_url_candidates(text[room:], 0)[1]
+        text = text[:room]
     reading.chars += len(text)
-    if len(reading.candidates) < MAX_URL_CANDIDATES:
-        reading.candidates += url_candidates(text)
+    found, not_examined = counted_url_candidates(text, MAX_URL_CANDIDATES - len(reading.candidates))
+    reading.candidates += found
+    reading.links_not_examined += not_examined
     return text
 
 

@@ -22,8 +22,9 @@ from typing import Any, Final
 
 from . import headers as mailheaders, limits, mime, topic as mailtopic
 from .clean import clean_line, cut, tidy
-from .limits import MAX_ATTACHMENTS_FIELD, MAX_BODY_CHARS, MAX_DESCRIPTION_CHARS, MAX_SUBJECT_CHARS, MailRejected
-from .links import accepted_urls, url_candidates, without_urls
+from .limits import MAX_ATTACHMENTS_FIELD, MAX_BODY_CHARS, MAX_DESCRIPTION_CHARS, MAX_SUBJECT_CHARS, MailRejected, Omitted
+from .limits import MAX_URL_CANDIDATES
+from .links import accepted_urls, counted_url_candidates, without_urls
 
 __all__ = ["EMPTY_DESCRIPTION", "MailRejected", "ParsedMail", "description", "parse_mail", "submission"]
 
@@ -46,6 +47,7 @@ class ParsedMail:
     category: str
     automated: bool
     reply_language_hint: str | None
+    omitted: Omitted = Omitted()  # what the caps left out of the text, links and parts above
 
 
 def parse_mail(raw: bytes, *, envelope_from: str | None, own_hosts: frozenset[str] = frozenset()) -> ParsedMail:
@@ -67,9 +69,13 @@ def parse_mail(raw: bytes, *, envelope_from: str | None, own_hosts: frozenset[st
 
 def description(mail: ParsedMail, *, max_chars: int = MAX_DESCRIPTION_CHARS) -> str | None:
     """Subject and text for the report (not redacted here: build_report does that)."""
-    parts = [f"Subject: {mail.subject}" if mail.subject else "", mail.body_text.strip()]
-    text = "\n\n".join(p for p in parts if p)
+    text = _full_text(mail.subject, mail.body_text)
     return cut(text, max_chars) if text else None
+
+
+def _full_text(subject: str, body: str) -> str:
+    parts = [f"Subject: {subject}" if subject else "", body.strip()]
+    return "\n\n".join(p for p in parts if p)
 
 
 def submission(mail: ParsedMail, *, country_hint: str | None = None,
@@ -88,7 +94,7 @@ def submission(mail: ParsedMail, *, country_hint: str | None = None,
     text = description(mail)  # at most 4000 characters; build_report cuts again after its redaction
     if text is None and not mail.urls:
         text = EMPTY_DESCRIPTION
-    return {
+    fields: dict[str, Any] = {
         "category": mail.category,
         "urls": list(mail.urls),
         "description": text,
@@ -99,6 +105,14 @@ def submission(mail: ParsedMail, *, country_hint: str | None = None,
         "reporter_country": country_or_none,
         "child_in_immediate_danger": False,
     }
+    if mail.omitted.counts():
+        fields["omitted"] = mail.omitted.counts()
+    return fields
+
+
+def _cut_chars(text: str, max_chars: int) -> int:
+    """How many characters of `text` clean.cut leaves out (it keeps max_chars - 1 and an ellipsis)."""
+    return len(text) - (max_chars - 1) if len(text) > max_chars else 0
 
 
 def _parse(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> ParsedMail:
@@ -106,22 +120,32 @@ def _parse(raw: bytes, envelope_from: str | None, own_hosts: frozenset[str]) -> 
     headers = mailheaders.index_headers(msg)
     reading = mime.Reading()
     subject = clean_line(mailheaders.first(headers, "subject") or "")
-    body = tidy(mime.read_text(msg, reading))[:MAX_BODY_CHARS]
+    body = tidy(mime.read_text(msg, reading))
+    cut_chars = reading.cut_chars + max(len(body) - MAX_BODY_CHARS, 0)
+    body = body[:MAX_BODY_CHARS]
 
     addresses, names = mailheaders.sender_identity(headers, envelope_from)
-    subject = cut(mailheaders.remove_sender(subject, addresses, names), MAX_SUBJECT_CHARS)
+    subject = mailheaders.remove_sender(subject, addresses, names)
+    cut_chars += _cut_chars(subject, MAX_SUBJECT_CHARS)
+    subject = cut(subject, MAX_SUBJECT_CHARS)
     body = mailheaders.remove_sender(body, addresses, names)
     prose = without_urls(f"{subject}\n{body}")
 
     content_language = clean_line(mailheaders.first(headers, "content-language") or "")[:100] or None
+    subject_links, subject_not_examined = counted_url_candidates(subject, MAX_URL_CANDIDATES)
+    kept, more_links = accepted_urls(subject_links + reading.candidates, addresses, own_hosts)
+    omitted = Omitted(links=more_links + subject_not_examined + reading.links_not_examined,
+                      parts=reading.unread_parts, nested_parts=reading.too_deep,
+                      text_chars=cut_chars + _cut_chars(_full_text(subject, body), MAX_DESCRIPTION_CHARS))
     return ParsedMail(
         message_id=mailheaders.message_id(headers.get("message-id")),
         subject=subject,
         body_text=body,
-        urls=accepted_urls(url_candidates(subject) + reading.candidates, addresses, own_hosts),
+        urls=kept,
         attachments_dropped=reading.dropped,
         locale=mailtopic.locale(content_language, mailheaders.first(headers, "accept-language"), prose),
         category=mailtopic.category(prose),
         automated=mailheaders.automated(headers, reading.content_type or msg.get_content_type(), envelope_from),
         reply_language_hint=content_language,
+        omitted=omitted,
     )

@@ -1,5 +1,6 @@
-"""The auto-reply: what an e-mail reporter gets back (their receipt, what happens next, where to find
-help), written when the outbox sends it and handed to the relay.
+"""The auto-reply: what an e-mail reporter gets back (their receipt, what happens next, what of their
+message did not fit into the report and how to send it, where to find help), written when the outbox
+sends it and handed to the relay.
 
 It goes out with an empty envelope sender (MAIL FROM:<>), so a bounce of the reply never comes back
 as mail, and `Auto-Submitted: auto-replied` (RFC 3834), so other robots do not answer it. Its
@@ -13,16 +14,20 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import TYPE_CHECKING
+from urllib.parse import urljoin
 
 from ...dialog import i18n
 from ...dialog.actions import resources_for
 from ...outbox import DeliveryFailed, Outbound, Undeliverable
 from ...settings import HotlineSettings
+from .limits import MAX_DEPTH, MAX_DESCRIPTION_CHARS, MAX_PARTS, MAX_URLS
 
 if TYPE_CHECKING:
     from ...prevention_content import Catalog
 
 RELAY_TIMEOUT_S = 10.0
+# How much of each kind a report keeps, as the reply names it (limits.Omitted's counts).
+KEPT = {"links": MAX_URLS, "parts": MAX_PARTS, "nested_parts": MAX_DEPTH, "text_chars": MAX_DESCRIPTION_CHARS}
 
 
 class ReplyWriter:
@@ -39,7 +44,7 @@ class ReplyWriter:
         chosen = resources_for(self._catalog, path="report", role=None, category=job.get("category"),
                                topic=None, country=hotline.country, locale=locale)
         lines = [i18n.text(locale, "submitted", receipt=job["receipt"]), "", i18n.text(locale, "what_next"), "",
-                 i18n.text(locale, "email.no_images"), ""]
+                 *self._omitted(locale, job.get("omitted") or {}), i18n.text(locale, "email.no_images"), ""]
         if chosen:
             lines += [i18n.text(locale, "resources_intro")]
             for r in chosen:
@@ -59,6 +64,16 @@ class ReplyWriter:
         message.set_content("\n".join(lines))
         message["Content-Language"] = locale  # after set_content, which manages (and clears) Content-* headers
         return message
+
+
+    def _omitted(self, locale: str, omitted: dict[str, int]) -> list[str]:
+        """What the caps left out of the sender's message, and what they can do about it: the report
+        holds what fitted, so the rest is only lost if nobody tells them."""
+        lines = [i18n.text(locale, f"email.omitted.{name}", count=count, kept=KEPT.get(name, 0))
+                 for name, count in omitted.items() if name in KEPT and count > 0]
+        if not lines:
+            return []
+        return [*lines, i18n.text(locale, "email.omitted_next", url=urljoin(self._hotline.public_url, "report")), ""]
 
 
 def send_through_relay(relay: tuple[str, int], message: EmailMessage) -> None:

@@ -124,7 +124,7 @@ class EmailChannel:
                 or sender.lower() in self._addresses):  # no relay; a robot; or ourselves: a loop
             return
         body = {"receipt": accepted.receipt, "locale": mail.locale, "category": mail.category,
-                "in_reply_to": mail.message_id or ""}
+                "in_reply_to": mail.message_id or "", "omitted": mail.omitted.counts()}
         await self._outbox.put(CHANNEL, sender, [body], once=self._keyring.pseudonym("reply-to", sender.lower()),
                                once_ttl_s=REPLY_ONCE_PER_S)
 

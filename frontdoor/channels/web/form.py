@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 import aiohttp_jinja2
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from ...dialog import form as dialog_form
 from ...dialog import i18n
 from ...dialog.actions import REPORTER_ROLE, resources_for
 from ...dialog.countries import country_name
+from ...errors import InvalidInput, UnsupportedMediaType
 from ...http.ratelimit import RequestLimits
 from ...outbox import Outbound
 from ...reports import urls
@@ -83,7 +85,7 @@ class WebForm:
 
     async def submit_form(self, request: web.Request) -> web.Response:
         await self._limits.check(request, "reports")
-        data = await request.post()
+        data = await _read_form(request)
         locale = _locale(request, data)
         values = {k: v for k, v in data.items() if isinstance(v, str)}
         fields, errors = _validate(values, locale)
@@ -118,6 +120,22 @@ class WebForm:
                           "platform": t("ask_platform").split("?")[0] + "?", "account": t("form.account_label"),
                           "contact": t("form.contact_label")},
         }
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The submitted fields, or a 4xx JSON error: a body no browser's form would send (no boundary,
+    a truncated or nested multipart, bytes that are not text in their charset, an unknown charset or
+    transfer encoding, a part's header that is no header) is the client's mistake, not ours. What
+    aiohttp raises for each is one of these types; nothing else in `post()` raises them."""
+    if request.content_type not in FORM_TYPES:
+        raise UnsupportedMediaType("Send the form as application/x-www-form-urlencoded (or multipart/form-data).")
+    try:
+        return await request.post()
+    except (ValueError, LookupError, RuntimeError, HttpProcessingError):
+        raise InvalidInput("The form's body could not be read; send it as a browser would.", code="malformed_form") from None
 
 
 def _validate(values: dict[str, str], locale: str) -> tuple[dict[str, Any], dict[str, str]]:

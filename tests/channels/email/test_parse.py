@@ -18,6 +18,7 @@ from frontdoor.channels.email import limits, links as maillinks, mime, parse as 
 from frontdoor.reports import urls
 from frontdoor.errors import FrontdoorError
 from frontdoor.keyring import Keyring
+from frontdoor.channels.email.limits import Omitted
 from frontdoor.channels.email.parse import EMPTY_DESCRIPTION, MailRejected, ParsedMail, description, parse_mail, submission
 from frontdoor.reports.build import REPORT_SCHEMA, SUBMISSION_SCHEMA, build_report, check
 
@@ -513,16 +514,50 @@ def test_deep_nesting_stops_at_the_depth_limit_without_recursion() -> None:
 
     shallow = parse(nested(limits.MAX_DEPTH))
     assert shallow.urls == ("https://www.example.com/deep",) and shallow.attachments_dropped == 0
+    assert shallow.omitted == limits.Omitted()
     for depth in (limits.MAX_DEPTH + 2, 50, 3000):
         deep = parse(nested(depth))
-        assert deep.urls == () and deep.attachments_dropped == 1
+        assert deep.urls == () and deep.attachments_dropped == 0
+        assert deep.omitted.counts() == {"nested_parts": 1}  # left out, and said so
+        assert submission(deep)["omitted"] == {"nested_parts": 1}
 
 
 def test_parts_beyond_the_limit_are_counted_not_read() -> None:
     parts = [("Content-Type: text/plain", f"part {i}") for i in range(limits.MAX_PARTS + 50)]
     mail = parse(multipart(*parts))
     assert f"part {limits.MAX_PARTS - 2}" in mail.body_text and f"part {limits.MAX_PARTS}" not in mail.body_text
-    assert mail.attachments_dropped == 51
+    assert mail.attachments_dropped == 0 and mail.omitted.parts == 51  # text parts not read, not attachments
+
+
+def test_links_beyond_the_twenty_kept_are_counted() -> None:
+    links = [f"https://www.example.com/page/{i}" for i in range(100)]
+    mail = parse(eml("\n".join(links) + "\n"))
+    assert mail.urls == tuple(links[: limits.MAX_URLS])
+    assert mail.omitted.links == 80
+    assert submission(mail)["omitted"]["links"] == 80
+
+
+def test_a_wall_of_links_is_counted_past_every_cap() -> None:
+    """10,000 links: 20 kept; those tried beyond them, those past the candidate cap and those in text
+    past the body cap are counted too (the last by a regular expression alone)."""
+    links = [f"https://www.example.com/p{i}" for i in range(10_000)]
+    mail = parse(eml(" ".join(links)))
+    assert len(mail.urls) == limits.MAX_URLS
+    assert mail.omitted.links == 10_000 - limits.MAX_URLS
+    assert mail.omitted.text_chars > len(" ".join(links)) - limits.MAX_DESCRIPTION_CHARS - 100
+
+
+def test_text_beyond_the_description_is_counted() -> None:
+    mail = parse(eml("word " * 2000, subject="Long"))
+    text = description(mail)
+    assert text is not None and len(text) == limits.MAX_DESCRIPTION_CHARS
+    full = len("Subject: Long\n\n" + ("word " * 2000).strip())
+    assert mail.omitted.counts() == {"text_chars": full - (limits.MAX_DESCRIPTION_CHARS - 1)}
+
+
+def test_a_message_that_fits_omits_nothing() -> None:
+    mail = parse(eml("See https://www.example.com/one and https://www.example.com/two\n"))
+    assert mail.omitted == limits.Omitted() and "omitted" not in submission(mail)
 
 
 def test_body_text_is_capped() -> None:
@@ -590,9 +625,9 @@ CORPUS_EXPECTATIONS: dict[str, dict[str, Any]] = {
     "malformed-unterminated-multipart.eml": {"urls": ("https://www.example.com/unterminated",)},
     "charset-unknown.eml": {"urls": ("https://www.example.com/unknown",)},
     "charset-wrong.eml": {"urls": ("https://www.example.com/wrong",)},
-    "nested-50.eml": {"attachments_dropped": 1},
-    "nested-1000.eml": {"attachments_dropped": 1},
-    "many-parts.eml": {"attachments_dropped": 101},
+    "nested-50.eml": {"attachments_dropped": 0, "omitted": Omitted(nested_parts=1)},
+    "nested-1000.eml": {"attachments_dropped": 0, "omitted": Omitted(nested_parts=1)},
+    "many-parts.eml": {"attachments_dropped": 0, "omitted": Omitted(links=179, parts=101, text_chars=4356)},
     "header-8bit.eml": {"subject": "Raw UTF-8 header: Grüße aus Köln"},
     "long-line-200k.eml": {"urls": ("https://www.example.com/start",)},
     "empty-body.eml": {"body_text": "", "subject": ""},

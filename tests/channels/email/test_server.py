@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from frontdoor.api.appkeys import KEYRING, OUTBOX, QUEUE
+from frontdoor.api.appkeys import ACCOUNTS, KEYRING, OUTBOX, QUEUE
 from frontdoor.app import create_app
 from frontdoor.channels.email.server import EmailChannel
 from frontdoor.outbox import Outbox
@@ -51,7 +51,15 @@ async def mail(aiohttp_client, settings, redis, redis_url, relay):  # type: igno
     client = await aiohttp_client(create_app(s, redis_url, housekeeping=False))  # starts the SMTP server
     app = client.app
     return {"port": port, "recorder": recorder, "queue": app[QUEUE], "keyring": app[KEYRING], "outbox": app[OUTBOX],
-            "redis": redis, "settings": s}
+            "redis": redis, "settings": s, "client": client}
+
+
+@pytest.fixture
+async def api_client(mail):  # type: ignore[no-untyped-def]
+    """The mail fixture's app as an analyst calls it: its HTTP client and an analyst's headers."""
+    client = mail["client"]
+    token = await client.app[ACCOUNTS].add("analyst", "analyst")
+    return client, {"Authorization": f"Bearer {token}"}
 
 
 def message(subject: str = "Report", body: str = "I found https://example.com/reported-page today.",
@@ -324,3 +332,49 @@ async def test_a_reply_quoting_our_auto_reply_does_not_report_our_own_links(mail
     first, second = await queue.claim("a"), await queue.claim("a")
     assert second is None  # one case: only the reported link
     assert (await queue.get(first))["url"] == "https://example.com/new-page"
+
+
+async def test_an_email_past_the_caps_keeps_what_fits_and_says_what_was_left_out(mail, api_client):
+    """100 links and a long text: 20 links and 4,000 characters are kept, the rest counted on the report
+    (seen by an analyst through the API) and named in the reply with what the sender can do about it."""
+    links = [f"https://www.example.com/item/{i}" for i in range(100)]
+    code, _ = await asend(mail["port"], message(body="\n".join(links) + "\n" + "More words. " * 600))
+    assert code == 250
+    client, headers = api_client
+    resp = await client.post("/api/v1/analyst/claim", headers=headers)
+    case = await resp.json()
+    report = case["reports"][0]
+    assert [u["original"] for u in report["urls"]] == links[:20]
+    assert report["omitted"]["links"] == 80 and report["omitted"]["text_chars"] > 4000
+    assert set(report["omitted"]) == {"links", "text_chars"}
+    await wait_for(lambda: mail["recorder"].messages)
+    text = BytesParser(policy=default_policy).parsebytes(mail["recorder"].messages[0][2]).get_content()
+    assert "We kept the first 20 links; 80 more were left out." in text
+    assert "We kept the first 4000 characters of your text" in text
+    assert "send it in a second message, or use our web form: https://report.hotline.example/report" in text
+
+
+async def test_an_email_nested_past_the_depth_cap_is_kept_and_the_reply_says_so(mail, api_client):
+    inner = "Content-Type: text/plain\r\n\r\nDeep https://www.example.com/deep\r\n"
+    for i in reversed(range(30)):
+        inner = (f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n{inner}--b{i}--\r\n')
+    raw = (f"From: {SENDER}\r\nTo: {REPORT_TO}\r\nSubject: Forwarded\r\nMessage-ID: <deep.{time.time_ns()}@example.org>\r\n"
+           "MIME-Version: 1.0\r\n" + inner).encode()
+    code, _ = await asend(mail["port"], raw)
+    assert code == 250
+    client, headers = api_client
+    case = await (await client.post("/api/v1/analyst/claim", headers=headers)).json()
+    assert case["reports"][0]["omitted"] == {"nested_parts": 1}
+    await wait_for(lambda: mail["recorder"].messages)
+    text = BytesParser(policy=default_policy).parsebytes(mail["recorder"].messages[0][2]).get_content()
+    assert "Parts nested too deeply to open" in text and ": 1." in text
+
+
+async def test_an_email_that_fits_says_nothing_was_left_out(mail):
+    assert (await asend(mail["port"], message()))[0] == 250
+    queue: TriageQueue = mail["queue"]
+    case = await queue.get(await queue.claim("analyst"))
+    assert "omitted" not in case["reports"][0]
+    await wait_for(lambda: mail["recorder"].messages)
+    text = BytesParser(policy=default_policy).parsebytes(mail["recorder"].messages[0][2]).get_content()
+    assert "left out" not in text and "second message" not in text

@@ -29,6 +29,7 @@ from frontdoor.settings import Settings
     ("MAX_BODY_BYTES", "12"),
     ("HOTLINE_COUNTRY", "United Kingdom"),
     ("LOG_LEVEL", "chatty"),
+    ("ACTIONS_TOKEN", "too-short-to-guard-reports"),
 ])
 def test_invalid_setting_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -111,7 +111,7 @@ VETTED = (
     Vetted("sanic.server", "Worker complete", "action server: done"),
     Vetted("sanic.error", "Exception occurred while handling uri", "action server: a request failed: {exc}",
            frames=True),
-    Vetted("sanic.error", "Experienced exception while trying to serve", "action server: failed: {exc}", frames=True),
+    Vetted("sanic.error", "Experienced exception while trying to serve", "action server: stopped: {exc}"),
     Vetted("rasa_sdk.executor", "Registered function for", "rasa_sdk: an action registered"),
     Vetted("rasa_sdk.executor", "Received request to run", "rasa_sdk: an action called"),
     Vetted("rasa_sdk.executor", "Finished running", "rasa_sdk: an action finished"),

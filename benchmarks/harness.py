@@ -395,7 +395,8 @@ def bench_settings(data_dir: Path, **sections: Any) -> Any:
     replaces whole settings sections (web=WebSettings(...), email=EmailSettings(...))."""
     from frontdoor.settings import HotlineSettings, Settings
 
-    return Settings(data_dir=data_dir, secret_key=SECRET, hotline=HotlineSettings(name="Benchmark Hotline"), **sections)
+    return Settings(data_dir=data_dir, secret_key=SECRET, hotline=HotlineSettings(name="Benchmark Hotline"),
+                    allow_volatile_redis=True, **sections)  # the benchmarks' Redis keeps nothing on disk
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .api import analyst, public
 from .api.accounts import Analysts
-from .api.appkeys import ACCOUNTS, INTAKE, KEYRING, OUTBOX, PING, QUEUE
+from .api.appkeys import ACCOUNTS, INTAKE, KEYRING, LIMITS, OUTBOX, PING, QUEUE, RECEIPT_PACE
 from .channels.base import Channel
 from .channels.email.server import EmailChannel
 from .channels.web.chat import WebChat
@@ -32,6 +32,7 @@ from .dialog.store import ConversationStore
 from .errors import ConfigError
 from .http import templates
 from .http.errors import error_guard
+from .http.pace import Pace
 from .http.ratelimit import RateLimiter, RequestLimits
 from .http.security import security_middleware
 from .keyring import Keyring, load_secret
@@ -42,10 +43,13 @@ from .queue.retention import purge_expired
 from .reports.intake import ReportIntake
 from .settings import Settings
 from .storage.client import UNAVAILABLE, Client, connect, honour_cancellation
+from .storage.persistence import check_persistence
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
 HOUSEKEEPING_TIMEOUT_S = 50.0  # one run's bound: what a cut-short run left undone, the next does
+# The longest a receipt look-up waits its turn under a flood (http/pace.py); well inside the request deadline.
+RECEIPT_MAX_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Parts:
     limiter: RateLimiter
     browser_limits: RequestLimits  # keyed on the client address: for requests from reporters' browsers
     accounts: Analysts
+    receipt_pace: Pace  # receipt look-ups of all clients together
 
 
 ChannelFactory = Callable[[Parts], "Channel | None"]
@@ -89,10 +94,12 @@ def build_parts(settings: Settings, redis_url: str, channels: Mapping[str, Chann
                     hotline_name=settings.hotline.name)
     web = settings.web
     limiter = RateLimiter(redis, keyring, {"conversations": web.conversations_per_min, "messages": web.messages_per_min,
-                                           "reports": web.conversations_per_min})
+                                           "reports": web.reports_per_min, "receipts": web.receipts_per_min})
+    pace = Pace(redis, "receipts", rate_per_s=web.receipts_per_s,
+                max_wait_s=min(RECEIPT_MAX_WAIT_S, settings.request_timeout_s / 2))
     return Parts(settings, redis, keyring, queue, intake, Outbox(redis, keyring, settings.outbox, channels), catalog,
                  dialog, limiter, RequestLimits(limiter, trust_forwarded_for=web.trust_forwarded_for),
-                 Analysts(redis, keyring))
+                 Analysts(redis, keyring), pace)
 
 
 def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
@@ -104,6 +111,7 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
                           client_max_size=settings.max_body_bytes)
     app[ACCOUNTS], app[INTAKE], app[KEYRING] = parts.accounts, parts.intake, parts.keyring
     app[OUTBOX], app[QUEUE], app[PING] = parts.outbox, parts.queue, parts.redis.ping
+    app[LIMITS], app[RECEIPT_PACE] = parts.browser_limits, parts.receipt_pace
     templates.setup(app)
     for channel in running.values():
         app.router.add_routes(channel.routes())
@@ -116,12 +124,17 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
 async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeeping: bool) -> AsyncIterator[None]:
     try:
         async with asyncio.timeout(parts.settings.request_timeout_s):  # a hung Redis must not hold start-up
+            await check_persistence(parts.redis, allow_volatile=parts.settings.allow_volatile_redis)
             await parts.queue.setup()
             await parts.outbox.setup()
             await parts.outbox.adopt_legacy_jobs()
     except UNAVAILABLE:  # TimeoutError included: it is an OSError
         # Start anyway: /readyz reports 503 and submits answer 503 until Redis is back.
-        log.warning("redis unreachable at start-up; the queue is set up on the next housekeeping run")
+        log.warning("redis unreachable at start-up (persistence not verified); the queue is set up on the next "
+                    "housekeeping run")
+    except ConfigError:  # a Redis that keeps nothing: nothing is served, and nothing is left open
+        await _close(parts)
+        raise
     async with contextlib.AsyncExitStack() as running:
         for channel in channels.values():  # first: the sender may hand them a message at once
             await running.enter_async_context(channel.running())
@@ -132,6 +145,10 @@ async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeep
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    await _close(parts)
+
+
+async def _close(parts: Parts) -> None:
     await parts.limiter.aclose()
     await parts.dialog.aclose()
     await parts.queue.aclose()

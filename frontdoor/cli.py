@@ -60,26 +60,39 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     with redis_url_for(settings) as url:
         app = create_app(settings, url)
-        token = asyncio.run(_first_analyst(settings, url))
-        base = f"http://{host}:{port}"
-        embedded = "" if settings.redis_url else f" (embedded, data in {Path(settings.data_dir).resolve() / 'redis'})"
-        lines = [
-            f"frontdoor is listening on {base}",
-            f"  public API:      {base}/api/v1/reports  (POST)  and  {base}/api/v1/receipts/{{code}}",
-            f"  OpenAPI:         {base}/api/v1/openapi.json",
-            f"  analyst API:     {base}/api/v1/analyst/claim, /cases, /stats  (Authorization: Bearer <token>)",
-            f"  health:          {base}/healthz  {base}/readyz",
-            f"  chat widget:     {base}/  (a sample page)  and the no-JavaScript form {base}/report",
-        ]
-        email = settings.email
-        if email.enabled:
-            lines.append(f"  e-mail:          smtp://{email.host}:{email.port} for {', '.join(email.addresses)}")
-        lines.append(f"  redis:           {_safe(url)}{embedded}")
-        print("\n".join(lines), flush=True)
-        if token:
-            print(f"\nFirst analyst created: name 'admin', role supervisor.\n  Token (shown only now, keep it safe): {token}\n", flush=True)
+
+        async def announce(_app: web.Application) -> None:
+            # After the app's start-up (cleanup_ctx runs first): a Redis refused there prints nothing here.
+            _announce(settings, url, host, port, await _first_analyst(settings, url))
+
+        app.on_startup.append(announce)
         app.on_startup.append(settle_heap_on_startup)
-        web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop())
+        # keepalive_timeout is aiohttp's header deadline too: from 3.14.4 its timer runs from the
+        # connection's start, and closes a connection still waiting for a whole request head when it
+        # fires (bytes trickling in do not reset it), as it does after an answer. Request bodies are
+        # bounded by the request deadline (http/errors.py).
+        web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop(),
+                    keepalive_timeout=settings.header_timeout_s)
+
+
+def _announce(settings: Settings, url: str, host: str, port: int, token: str | None) -> None:
+    base = f"http://{host}:{port}"
+    embedded = "" if settings.redis_url else f" (embedded, data in {Path(settings.data_dir).resolve() / 'redis'})"
+    lines = [
+        f"frontdoor is listening on {base}",
+        f"  public API:      {base}/api/v1/reports  (POST)  and  {base}/api/v1/receipts/{{code}}",
+        f"  OpenAPI:         {base}/api/v1/openapi.json",
+        f"  analyst API:     {base}/api/v1/analyst/claim, /cases, /stats  (Authorization: Bearer <token>)",
+        f"  health:          {base}/healthz  {base}/readyz",
+        f"  chat widget:     {base}/  (a sample page)  and the no-JavaScript form {base}/report",
+    ]
+    email = settings.email
+    if email.enabled:
+        lines.append(f"  e-mail:          smtp://{email.host}:{email.port} for {', '.join(email.addresses)}")
+    lines.append(f"  redis:           {_safe(url)}{embedded}")
+    print("\n".join(lines), flush=True)
+    if token:
+        print(f"\nFirst analyst created: name 'admin', role supervisor.\n  Token (shown only now, keep it safe): {token}\n", flush=True)
 
 
 def _safe(url: str) -> str:

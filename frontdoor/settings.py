@@ -45,7 +45,13 @@ class WebSettings:
     # Per client (a keyed, daily-rotating hash of its address) and minute.
     conversations_per_min: int = 10
     messages_per_min: int = 60
-    # Behind a reverse proxy the client address is the first X-Forwarded-For entry.
+    reports_per_min: int = 10  # through the API and the no-JavaScript form together
+    receipts_per_min: int = 20  # receipt look-ups: a reporter checks now and then, a guesser never stops
+    # Receipt look-ups of all clients together, in every process: past this rate each one waits its
+    # turn (http/pace.py), so a guesser with many addresses still gets no more answers than this.
+    receipts_per_s: int = 20
+    # Behind one reverse proxy (docker-compose.yml's nginx) the client address is the last
+    # X-Forwarded-For entry, the one the proxy added; off, the header is ignored.
     trust_forwarded_for: bool = False
 
 
@@ -92,11 +98,17 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     # Every HTTP request as a whole, Redis included: past it the answer is a 503.
     request_timeout_s: float = 10.0
+    # A connection that has not sent a whole request head this long after it opened (or after its
+    # last answer) is closed: a client sending its headers a byte at a time holds no socket longer.
+    header_timeout_s: float = 15.0
     log_level: str = "INFO"
     # A conversation nobody answered for this long is forgotten.
     conversation_idle_s: int = 2 * 3600
     # The token a Rasa assistant sends to `frontdoor actions`: required off loopback.
     actions_token: str | None = field(default=None, repr=False)
+    # Serve even from a Redis that keeps nothing on disk (neither AOF nor RDB snapshots): for tests
+    # and demos only, since its restart loses every acknowledged report (storage/persistence.py).
+    allow_volatile_redis: bool = False
     hotline: HotlineSettings = HotlineSettings()
     web: WebSettings = WebSettings()
     email: EmailSettings = EmailSettings()
@@ -172,9 +184,11 @@ class Settings:
             retention_days=integer("RETENTION_DAYS", 90, 1, 3650),
             max_body_bytes=integer("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
             request_timeout_s=integer("REQUEST_TIMEOUT_SECONDS", 10, 1, 300),
+            header_timeout_s=integer("HEADER_TIMEOUT_SECONDS", 15, 1, 3600),
             log_level=level,
             conversation_idle_s=integer("CONVERSATION_IDLE_MINUTES", 120, 5, 24 * 60) * 60,
             actions_token=actions_token,
+            allow_volatile_redis=boolean("ALLOW_VOLATILE_REDIS", False),
             hotline=HotlineSettings(
                 name=(get("HOTLINE_NAME") or "Hotline")[:80],
                 country=country,
@@ -185,6 +199,9 @@ class Settings:
                 frame_ancestors=_frame_ancestors(get("FRAME_ANCESTORS")),
                 conversations_per_min=integer("RATE_CONVERSATIONS_PER_MINUTE", 10, 1, 100_000),
                 messages_per_min=integer("RATE_MESSAGES_PER_MINUTE", 60, 1, 100_000),
+                reports_per_min=integer("RATE_REPORTS_PER_MINUTE", 10, 1, 1_000_000),
+                receipts_per_min=integer("RATE_RECEIPTS_PER_MINUTE", 20, 1, 1_000_000),
+                receipts_per_s=integer("RATE_RECEIPTS_PER_SECOND", 20, 1, 100_000),
                 trust_forwarded_for=boolean("TRUST_FORWARDED_FOR", False),
             ),
             email=EmailSettings(

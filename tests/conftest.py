@@ -143,7 +143,9 @@ def repo_root() -> Path:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
 
-    return Settings(data_dir=tmp_path / "data", secret_key=b"test-secret-" + b"y" * 32, lease_s=60)
+    # The test servers keep nothing on disk (persist=False): allowed here, refused by default.
+    return Settings(data_dir=tmp_path / "data", secret_key=b"test-secret-" + b"y" * 32, lease_s=60,
+                    allow_volatile_redis=True)
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ from frontdoor.settings import Settings
     ("HOTLINE_COUNTRY", "United Kingdom"),
     ("LOG_LEVEL", "chatty"),
     ("ACTIONS_TOKEN", "too-short-to-guard-reports"),
+    ("RATE_RECEIPTS_PER_SECOND", "0"),
+    ("HEADER_TIMEOUT_SECONDS", "soon"),
 ])
 def test_invalid_setting_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -42,6 +44,11 @@ def test_settings_defaults_and_values() -> None:
     s = Settings.from_env({"FRONTDOOR_QUEUE_SHARDS": "4", "FRONTDOOR_HOTLINE_COUNTRY": "gb", "FRONTDOOR_REDIS_URL": "redis://r:6379/0"})
     assert (s.queue_shards, s.hotline.country, s.redis_url) == (4, "GB", "redis://r:6379/0")
     assert (s.email.port, s.outbox.ttl_s) == (2525, 72 * 3600)  # e-mail on by default when run as a server
+    limits = Settings.from_env({"FRONTDOOR_RATE_REPORTS_PER_MINUTE": "5", "FRONTDOOR_RATE_RECEIPTS_PER_MINUTE": "6",
+                                "FRONTDOOR_RATE_RECEIPTS_PER_SECOND": "7", "FRONTDOOR_HEADER_TIMEOUT_SECONDS": "8",
+                                "FRONTDOOR_TRUST_FORWARDED_FOR": "1"})
+    assert (limits.web.reports_per_min, limits.web.receipts_per_min, limits.web.receipts_per_s, limits.header_timeout_s,
+            limits.web.trust_forwarded_for) == (5, 6, 7, 8, True)
     assert "secret" not in repr(Settings(secret_key=b"s" * 40)).lower().replace("secret_key", "")
 
 

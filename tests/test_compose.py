@@ -8,9 +8,15 @@ real code: the command through `frontdoor.cli.parser()`, the environment through
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import shlex
+import shutil
+import socket
+import subprocess
+import time
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +28,7 @@ import yaml
 
 from frontdoor.cli import parser
 from frontdoor.settings import Settings
+from support.slowloris import dribble, request, wait_for_port
 
 # Values an operator could put in .env, valid for Settings.from_env.
 OPERATOR_ENV = {
@@ -169,6 +176,33 @@ def dockerfile_env(instructions: list[tuple[str, str]]) -> dict[str, str]:
     return env
 
 
+def nginx_directives(text: str) -> dict[str, list[str]]:
+    """{directive: [its arguments, one string per occurrence]} of an nginx config, blocks flattened
+    (enough for a config that sets each value once, as deploy/nginx.conf does)."""
+    body = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    found: dict[str, list[str]] = {}
+    quoted_or_plain = r"""(?:'[^']*'|"[^"]*"|[^;{}'"])*?"""
+    for name, args in re.findall(rf"(?:^|[;{{}}])\s*([a-z_]+)\s+({quoted_or_plain})\s*;", body, re.M):
+        found.setdefault(name, []).append(args)
+    return found
+
+
+def nginx_seconds(value: str) -> float:
+    match = re.fullmatch(r"([0-9]+)(ms|s|m)?", value)
+    assert match, value
+    return int(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, None: 1}[match.group(2)]
+
+
+def nginx_upstream(conf: dict[str, list[str]]) -> str:
+    """Where the proxy sends requests: proxy_pass, through the `set` variable it names if it does."""
+    (target,) = conf["proxy_pass"]
+    if target.startswith("$"):
+        values = [args.split(None, 1)[1] for args in conf.get("set", []) if args.split()[0] == target]
+        assert len(values) == 1, f"{target} is set {len(values)} times"
+        target = values[0]
+    return target
+
+
 # ---- fixtures --------------------------------------------------------------------------------
 
 
@@ -195,6 +229,19 @@ def redis_service(services: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.fixture
+def proxy(services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return services["proxy"]
+
+
+@pytest.fixture
+def nginx_conf(repo_root: Path, proxy: dict[str, Any]) -> dict[str, list[str]]:
+    """The directives of the config file the proxy service mounts as nginx's own."""
+    source = volume_mounts(proxy).get("/etc/nginx/nginx.conf", "")
+    assert source.startswith("./"), f"the proxy must mount a file of this repo at /etc/nginx/nginx.conf, got {source!r}"
+    return nginx_directives((repo_root / source).read_text())
+
+
+@pytest.fixture
 def stage(repo_root: Path, app: dict[str, Any]) -> list[tuple[str, str]]:
     build = app["build"]
     context = build if isinstance(build, str) else build.get("context", ".")
@@ -210,8 +257,8 @@ def serve_args(app: dict[str, Any]) -> argparse.Namespace:
 # ---- docker-compose.yml ----------------------------------------------------------------------
 
 
-def test_both_services_exist(services: dict[str, dict[str, Any]]) -> None:
-    assert {"redis", "app"} <= set(services), sorted(services)
+def test_the_three_services_exist(services: dict[str, dict[str, Any]]) -> None:
+    assert {"redis", "app", "proxy"} <= set(services), sorted(services)
 
 
 def test_redis_is_redis_7_with_aof_everysec(redis_service: dict[str, Any]) -> None:
@@ -249,11 +296,14 @@ def test_app_builds_from_the_repo_dockerfile(repo_root: Path, app: dict[str, Any
     assert (repo_root / context / dockerfile).is_file()
 
 
-def test_app_command_is_serve_on_all_interfaces_and_the_published_port(app: dict[str, Any], serve_args: argparse.Namespace) -> None:
+def test_app_command_is_serve_on_all_interfaces_and_only_the_proxy_reaches_it(app: dict[str, Any], serve_args: argparse.Namespace,
+                                                                              nginx_conf: dict[str, list[str]]) -> None:
     assert serve_args.command == "serve"
-    assert serve_args.host == "0.0.0.0", "inside a container 127.0.0.1 is unreachable from the published port"
+    assert serve_args.host == "0.0.0.0", "inside a container 127.0.0.1 is unreachable from the proxy"
     published = container_ports(app)
-    assert serve_args.port in published, f"serve listens on {serve_args.port}, compose publishes container ports {sorted(published)}"
+    assert serve_args.port not in published, "the bare server is not meant to face the internet: publish the proxy's port"
+    upstream = urlparse(nginx_upstream(nginx_conf))
+    assert (upstream.hostname, upstream.port) == ("app", serve_args.port), upstream
 
 
 def test_app_waits_for_a_healthy_redis(app: dict[str, Any], redis_service: dict[str, Any]) -> None:
@@ -299,6 +349,93 @@ def test_app_environment_is_valid_for_settings(app: dict[str, Any], services: di
             assert env[name] == value, f"{name} from the operator's environment does not reach the container"
 
 
+# ---- the proxy in front (deploy/nginx.conf) --------------------------------------------------
+
+
+def test_the_proxy_is_nginx_publishing_8080_and_reaching_the_app(proxy: dict[str, Any], nginx_conf: dict[str, list[str]]) -> None:
+    assert re.fullmatch(r"(docker\.io/)?(library/)?nginx:1\.[0-9]+(\.[0-9]+)?(-alpine)?", proxy["image"]), proxy["image"]
+    assert container_ports(proxy) == {8080: 8080}
+    assert nginx_conf["listen"] == ["8080"]
+    assert "app" in (proxy.get("depends_on") or {})
+
+
+def test_the_proxy_bounds_slow_clients_and_their_connections(nginx_conf: dict[str, list[str]]) -> None:
+    # A slowloris holds a connection for at most the header timeout; a slow body for the body timeout.
+    for directive, most in (("client_header_timeout", 15), ("client_body_timeout", 30), ("send_timeout", 30),
+                            ("keepalive_timeout", 75)):
+        assert directive in nginx_conf, f"{directive} unset: nginx's default is 60 s"
+        assert nginx_seconds(nginx_conf[directive][0]) <= most, (directive, nginx_conf[directive])
+    zone = nginx_conf["limit_conn_zone"][0].split()
+    assert zone[0] == "$binary_remote_addr", zone  # per client address, not per proxy
+    name = zone[1].removeprefix("zone=").split(":")[0]
+    assert [args.split()[0] for args in nginx_conf["limit_conn"]] == [name]
+    assert 6 <= int(nginx_conf["limit_conn"][0].split()[1]) <= 100  # a browser opens six
+    assert nginx_conf["limit_conn_status"] == ["429"]
+
+
+def test_the_proxy_logs_no_addresses_and_answers_its_refusals_as_json(nginx_conf: dict[str, list[str]]) -> None:
+    assert nginx_conf["access_log"] == ["off"]
+    level = nginx_conf["error_log"][0].split()[-1]
+    assert level in ("crit", "alert", "emerg"), "nginx's error lines at error level and below name the client"
+    pages = {code for args in nginx_conf["error_page"] for code in args.split()[:-2]}
+    assert {"413", "429", "502", "503", "504"} <= pages, pages
+    returns = [json.loads(args.split(None, 1)[1].strip("'")) for args in nginx_conf["return"]]
+    assert returns and all(set(body) == {"error", "message"} for body in returns), returns
+
+
+def test_the_app_trusts_the_address_the_proxy_puts_in_x_forwarded_for(app: dict[str, Any], nginx_conf: dict[str, list[str]]) -> None:
+    headers = dict(args.split(None, 1) for args in nginx_conf["proxy_set_header"])
+    # Replaced with the address nginx saw, not appended to what the client sent.
+    assert headers.get("X-Forwarded-For") == "$remote_addr", headers
+    assert Settings.from_env(environment(app, {})).web.trust_forwarded_for is True
+    # Longer than the app's own deadline, so the app's 503 with its reason comes through.
+    deadline = Settings.from_env(environment(app, {})).request_timeout_s
+    assert nginx_seconds(nginx_conf["proxy_read_timeout"][0]) > deadline
+
+
+def _docker_compose() -> list[str] | None:
+    """`docker compose` (or `docker-compose`) where a Docker engine answers; None elsewhere."""
+    for argv in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(argv[0]) is None:
+            continue
+        try:
+            version = subprocess.run([*argv, "version"], capture_output=True, timeout=30)
+            engine = subprocess.run(["docker", "info"], capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if version.returncode == 0 and engine.returncode == 0:
+            return argv
+    return None
+
+
+def test_compose_up_behind_the_proxy_cuts_a_slowloris_off(repo_root: Path, tmp_path: Path) -> None:
+    """The whole set-up for real: built, started, a normal request and a slowloris through 8080."""
+    compose = _docker_compose()
+    if compose is None:
+        pytest.skip("no Docker engine here (`docker info` fails or compose is missing): the compose set-up is "
+                    "checked from its files above and nginx's config by tests/test_slowloris.py")
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8080)) == 0:
+            pytest.skip("port 8080 is taken on this host: docker-compose.yml publishes the proxy there")
+    project = [*compose, "--project-directory", str(repo_root), "-p", f"frontdoor-test-{tmp_path.name[-8:].lower()}"]
+    env = {**os.environ, "FRONTDOOR_SECRET_KEY": "0123456789abcdef" * 4}
+    subprocess.run([*project, "up", "-d", "--build"], check=True, env=env, timeout=900)
+    try:
+        wait_for_port(8080, timeout_s=120)
+        for _ in range(120):  # nginx answers 503 (in JSON) until the app is up behind it
+            with contextlib.suppress(OSError):
+                if request(8080, "GET", "/healthz")[0] == 200:
+                    break
+            time.sleep(1)
+        status, body = request(8080, "POST", "/api/v1/reports", {"category": "csam", "urls": ["https://example.com/page"]})
+        assert status == 201, body
+        header_timeout = nginx_seconds(nginx_directives((repo_root / "deploy/nginx.conf").read_text())["client_header_timeout"][0])
+        held = dribble(8080, give_up_s=header_timeout + 20)
+        assert header_timeout - 1 <= held <= header_timeout + 5, held
+    finally:
+        subprocess.run([*project, "down", "-v"], env=env, timeout=300)
+
+
 # ---- Dockerfile ------------------------------------------------------------------------------
 
 
@@ -325,7 +462,7 @@ def test_dockerfile_cmd_and_expose_match_compose(stage: list[tuple[str, str]], a
     # HTTP where serve listens, and SMTP on the e-mail channel's port (FRONTDOOR_SMTP_PORT, 2525 by default).
     smtp_port = Settings.from_env({}).email.port
     assert exposed == {serve_args.port, smtp_port}, exposed
-    assert set(container_ports(app)) == exposed
+    assert set(container_ports(app)) == {smtp_port}  # HTTP goes through the proxy
 
 
 def test_dockerfile_data_dir_is_a_volume(stage: list[tuple[str, str]], app: dict[str, Any]) -> None:

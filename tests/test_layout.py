@@ -24,7 +24,8 @@ def test_package_layout(repo_root: Path) -> None:
         assert (repo_root / "frontdoor" / sub / "__init__.py").is_file(), sub
     for old in ("queue/keys.py", "api/services.py", "dialog/services.py", "api/app.py", "storage/cluster.py"):
         assert not (repo_root / "frontdoor" / old).exists(), old
-    for path in ("tests", "benchmarks", "docs/architecture.md", "docker-compose.yml", "pyproject.toml", "README.md", "Makefile", ".ci/run"):
+    for path in ("tests", "benchmarks", "docs/architecture.md", "docker-compose.yml", "deploy/nginx.conf", "pyproject.toml", "README.md",
+                 "Makefile", ".ci/run"):
         assert (repo_root / path).exists(), path
 
 
@@ -93,7 +94,7 @@ def test_every_path_the_docs_and_docstrings_name_exists(repo_root: Path) -> None
     """A file moved or renamed leaves no stale pointer behind: in the README, docs/ or the code."""
     import re
 
-    named = re.compile(r"(?<![\w./-])((?:frontdoor|tests|benchmarks|docs)/[\w./-]*\w)")
+    named = re.compile(r"(?<![\w./-])((?:frontdoor|tests|benchmarks|docs|deploy)/[\w./-]*\w)")
     texts = [repo_root / "README.md", *(repo_root / "docs").glob("*.md"), *(repo_root / "frontdoor").rglob("*.py")]
     missing = set()
     def current(path: Path) -> str:  # a "## History" section names files as they were then

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ..http.pace import Pace
+from ..http.ratelimit import RequestLimits
 from ..keyring import Keyring
 from ..outbox import Outbox
 from ..queue import TriageQueue
@@ -14,6 +16,9 @@ from .accounts import Analysts
 
 ACCOUNTS = web.AppKey("accounts", Analysts)
 INTAKE = web.AppKey("intake", ReportIntake)
+# The public routes' limits: per client (reports and receipts), and receipts of all clients together.
+LIMITS = web.AppKey("limits", RequestLimits)
+RECEIPT_PACE = web.AppKey("receipt_pace", Pace)
 KEYRING = web.AppKey("keyring", Keyring)  # analysts read a consented contact
 OUTBOX = web.AppKey("outbox", Outbox)  # for its counts in the statistics
 QUEUE = web.AppKey("queue", TriageQueue)

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import __version__
+from ..http import idempotency
 from ..reports.build import ASSESSMENT_SCHEMA, REPORT_SCHEMA, SUBMISSION_SCHEMA, load_schema
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -27,8 +28,13 @@ def _text(content_type: str, description: str = "The page") -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Invalid input", 401: "No or invalid token", 403: "Wrong role", 404: "Unknown id", 409: "Not allowed in the case's state",
-            413: "Body too large", 415: "Not JSON", 429: "Too many requests (see Retry-After)", 503: "Redis unavailable"}
-    return {str(c): _json(ERROR, text[c]) for c in codes}
+            413: "Body too large", 415: "Not JSON", 429: "Too many requests (see Retry-After)", 503: "Redis unavailable",
+            422: "The Idempotency-Key was used for a different request"}
+    out = {str(c): _json(ERROR, text[c]) for c in codes}
+    if "429" in out:
+        out["429"]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                                 "schema": {"type": "integer", "minimum": 1}}}
+    return out
 
 
 def _analyst(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None, params: list[Any] | None = None,
@@ -43,18 +49,28 @@ def _analyst(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = 
     return op
 
 
+# The IETF httpapi draft's header: a retry with the same key is answered as the first request was.
+IDEMPOTENCY_KEY = {"name": idempotency.HEADER, "in": "header", "required": False, "schema": {
+    "type": "string", "pattern": idempotency.PATTERN}, "description": (
+    "Names this request so that a retry (after a 503, a timeout, a lost answer) gets the first answer and "
+    "stores nothing new: for 30 days for a report (the same key with a different report is a 422), for a "
+    "day for a chat turn. A Structured Field string (\"...\") or the bare value, 16 to 255 printable ASCII "
+    "characters: a UUID.")}
+
 PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/reports": {"post": {
         "summary": "Submit a report (anonymous)",
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportSubmission"}}}},
         "responses": {"201": _json({"type": "object", "required": ["report", "receipt"], "properties": {
             "report": {"type": "string"}, "receipt": {"type": "string"}, "status": {"type": "string"}, "message": {"type": "string"}}},
-            "Stored and queued"), **_errors(400, 409, 413, 415, 503)}}},
+            "Stored and queued (a retry with its Idempotency-Key: the first answer again)"),
+            **_errors(400, 409, 413, 415, 422, 429, 503)}}},
     "/api/v1/receipts/{code}": {"get": {
         "summary": "Coarse status of a report, by its receipt code",
         "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": _json({"type": "object", "properties": {"status": {"enum": ["received", "in_review", "action_taken", "closed"]}}},
-                                   "Status"), **_errors(404, 503)}}},
+                                   "Status"), **_errors(404, 429, 503)}}},
     "/healthz": {"get": {"summary": "The process is up", "responses": {"200": _json({"type": "object"}, "Up")}}},
     "/readyz": {"get": {"summary": "Redis is reachable", "responses": {"200": _json({"type": "object"}, "Ready"), **_errors(503)}}},
     "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
@@ -65,7 +81,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "responses": {"201": _json({"$ref": "#/components/schemas/ConversationStarted"}, "Started"), **_errors(400, 413, 415, 429, 503)}}},
     "/api/v1/conversations/{token}/messages": {"post": {
         "summary": "Send the reporter's text, or the payload of a quick reply, and get the dialog's answer",
-        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}, IDEMPOTENCY_KEY],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
             "properties": {"text": {"type": "string", "maxLength": 10000}, "payload": {"type": "string", "maxLength": 10000}}}}}},

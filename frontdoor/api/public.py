@@ -8,7 +8,8 @@ from aiohttp import web
 
 from ..errors import NotFound
 from ..http.errors import json_error, json_reply, read_json
-from .appkeys import INTAKE, PING
+from ..http.idempotency import KeyReused, idempotency_key
+from .appkeys import INTAKE, LIMITS, PING, RECEIPT_PACE
 from .openapi import document
 
 # A probe wants its answer sooner than the request deadline: a Redis that hangs is "not ready" in 2 s.
@@ -18,12 +19,22 @@ NEXT_STEPS = ("Thank you. Your report is anonymous. Keep your receipt code: with
 
 
 async def submit_report(request: web.Request) -> web.Response:
-    accepted = await request.app[INTAKE].submit(await read_json(request), "api")
+    """With an Idempotency-Key, a retry is answered as the first request was (201, the same report and
+    receipt) for as long as the intake remembers dedupe ids, and stores nothing new."""
+    await request.app[LIMITS].admit(request, "reports")  # before the body is read: a refusal costs nothing more
+    key = idempotency_key(request)
+    intake = request.app[INTAKE]
+    accepted = await intake.submit(await read_json(request), "api", dedupe_id=intake.dedupe_key("api", key) if key else None)
+    if not accepted.same_submission:
+        raise KeyReused()
     return json_reply({"report": accepted.report_id, "receipt": accepted.receipt, "status": "received",
                        "message": NEXT_STEPS}, status=201)
 
 
 async def receipt(request: web.Request) -> web.Response:
+    # Per client first (one busy address does not use up everyone's pace), then all clients together.
+    await request.app[LIMITS].check(request, "receipts")
+    await request.app[RECEIPT_PACE].wait_turn()
     status = await request.app[INTAKE].status(request.match_info["code"])
     if status is None:
         raise NotFound("We have no report with this receipt code. Check the code and try again.", code="receipt_not_found")

@@ -197,15 +197,20 @@ class RequestLimits:
         _raise_if_refused(await self._limiter.admit(kind, self.client_address(request)))
 
     def client_address(self, request: web.Request) -> str:
-        """The address to rate-limit on (hashed at once by the limiter, never stored or logged)."""
+        """The address to rate-limit on (hashed at once by the limiter, never stored or logged).
+
+        Behind the one trusted proxy, the last X-Forwarded-For entry: the address the proxy saw and
+        appended. Entries before it are whatever the client wrote, and taking the first would let a
+        client be a new one with every request. Without trust the header is ignored: anyone can send it.
+        """
         if self._trust_forwarded_for:
-            first = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-            if first:
-                return first
+            last = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
+            if last:
+                return last
         return request.remote or "unknown"
 
 
 def _raise_if_refused(verdict: Verdict) -> None:
     if not verdict.allowed:
-        raise RateLimited("You are sending messages very fast. Please wait a moment and try again.",
+        raise RateLimited("You are sending requests very fast. Please wait a moment and try again.",
                           retry_after_s=verdict.retry_after_s)

@@ -46,7 +46,8 @@ def security_middleware(settings: WebSettings, inner: Guard) -> Middleware:
                     {"error": "origin_not_allowed", "message": "This site may not use the reporting chat."}, status=403)
             else:
                 response = web.Response(status=204, headers={
-                    "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type",
+                    "Access-Control-Allow-Methods": "POST, OPTIONS",
+                    "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",  # the widget names its turns
                     "Access-Control-Max-Age": "600"})
         else:
             response = await inner(request, handler)

@@ -58,8 +58,8 @@ class OutboxSender:
         self._redis_down = False
 
     async def run(self) -> None:
-        """Until cancelled. A stopped Redis is one warning, and one line when it is back."""
-        await self._outbox.setup(self._channels)
+        """Until cancelled. A stopped Redis is one warning, and one line when it is back. The consumer
+        groups are made by the first `take` that misses them, so a Redis down at start-up is no different."""
         poll_ms = int(self._outbox.settings.poll_s * 1000)
         while True:
             honour_cancellation()

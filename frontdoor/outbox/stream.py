@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.exceptions import ResponseError
 
 from ..keyring import Keyring
 from ..settings import OutboxSettings
 from ..storage import keys
 from ..storage.client import Client
+from ..storage.groups import create_group, regrouping
 from ..storage.scripts import Script, source
 
 log = logging.getLogger(__name__)
@@ -71,11 +71,7 @@ class Outbox:
     async def setup(self, channels: Iterable[str] | None = None) -> None:
         """The consumer group on each channel's stream; safe at every start (and after Redis lost them)."""
         for channel in self.channels if channels is None else channels:
-            try:
-                await self._redis.xgroup_create(keys.outbox_stream(channel), keys.OUTBOX_GROUP, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):  # the group exists already: nothing to do
-                    raise
+            await create_group(self._redis, keys.outbox_stream(channel), keys.OUTBOX_GROUP)
 
     async def adopt_legacy_jobs(self) -> int:
         """Move e-mail auto-replies left by the version before the stream (a sorted set of due job ids,
@@ -118,16 +114,10 @@ class Outbox:
     async def take(self, channels: Sequence[str], consumer: str, *, count: int, block_ms: int) -> list[Outbound]:
         """Messages for this consumer to send now: those due for another attempt first, then new ones
         (waiting up to `block_ms` for one). Expired ones are dropped on the way; a message whose
-        attempts are used up (its sender died during the last) is buried."""
-        try:
-            return await self._take(channels, consumer, count, block_ms)
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            # Redis lost its data (restarted without persistence): make the groups again and carry on.
-            log.warning("outbox: the consumer groups were gone; made again")
-            await self.setup(channels)
-            return []
+        attempts are used up (its sender died during the last) is buried. Lost consumer groups are
+        made again on the way (storage/groups.py)."""
+        return await regrouping(lambda: self._take(channels, consumer, count, block_ms), lambda: self.setup(channels),
+                                "outbox")
 
     async def _take(self, channels: Sequence[str], consumer: str, count: int, block_ms: int) -> list[Outbound]:
         taken = await self._due_again(channels, consumer, count)

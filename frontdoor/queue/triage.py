@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.exceptions import ResponseError
 
 from .. import ids
 from .views import CLOCK_SKEW_MS, analyst_action, audit_view, case_view, utc_day
 from ..errors import Conflict, InvalidInput, NotFound
 from ..storage.client import COMMAND_TIMEOUT_S, AutoPipeline, Client
+from ..storage.groups import create_group, regrouping
 from ..storage.scripts import Script, source
 from ..reports import urls
 from ..reports.build import check, ASSESSMENT_SCHEMA
@@ -44,10 +44,11 @@ class AlreadySubmitted(Conflict):
 
     code = "already_submitted"
 
-    def __init__(self, report_id: str, receipt: str) -> None:
+    def __init__(self, report_id: str, receipt: str, fingerprint: str = "") -> None:
         super().__init__(f"already submitted as report {report_id}")
         self.report_id = report_id
         self.receipt = receipt  # the first submit's; "" if it was made before receipts were remembered
+        self.fingerprint = fingerprint  # the first submit's; "" if it gave none
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,10 @@ class TriageQueue:
         await self._submits.aclose()
 
     async def setup(self) -> None:
-        """Create the consumer group on every lane; safe to run at every start."""
+        """Create the consumer group on every lane; safe to run at every start (and after Redis lost them)."""
         for shard in range(self.shards):
             for lane in keys.LANES:
-                try:
-                    await self.redis.xgroup_create(keys.lane(shard, lane), keys.GROUP, id="0", mkstream=True)
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):  # the group exists already: nothing to do
-                        raise
+                await create_group(self.redis, keys.lane(shard, lane), keys.GROUP)
 
     def shard_of_url(self, value: str) -> int:
         return keys.shard_for(value, self.shards)
@@ -102,7 +99,7 @@ class TriageQueue:
     # -- reports in -------------------------------------------------------------
 
     async def submit(self, report: dict[str, Any], *, receipt: str | None = None, dedupe_id: str | None = None,
-                     dedupe_ttl_s: int = 0) -> Submitted:
+                     dedupe_ttl_s: int = 0, fingerprint: str = "") -> Submitted:
         """Store a built report (see report.build_report) and queue its cases; atomic per shard.
 
         The home shard (its first URL's) stores the report and all its same-shard URLs in one
@@ -118,8 +115,10 @@ class TriageQueue:
         keyed hash of the Message-ID). It is remembered for `dedupe_ttl_s` in the home shard by
         the script that stores the report, so it is there exactly when the report is: a submit
         that failed leaves nothing to block the retry, and a second submit under it stores nothing
-        and raises AlreadySubmitted. A redelivery must reach the same home shard (the same first
-        URL; the caller chooses the shard of a report without URLs) to be recognised.
+        and raises AlreadySubmitted, which carries the `fingerprint` (no spaces) the first submit
+        gave, so the caller can tell a retry from another submission under the same id. A
+        redelivery must reach the same home shard (the same first URL; the caller chooses the
+        shard of a report without URLs) to be recognised.
         """
         if dedupe_id is not None and dedupe_ttl_s <= 0:
             raise ValueError("a dedupe id needs a positive dedupe_ttl_s")
@@ -136,7 +135,7 @@ class TriageQueue:
         for attempt in range(5):
             receipt = receipt if attempt == 0 and receipt is not None else ids.new_receipt()
             result = await self._run_submit(home, report, now, True, doc, receipt, by_shard.get(home, []),
-                                            dedupe=(dedupe_id, dedupe_ttl_s) if dedupe_id else None)
+                                            dedupe=(dedupe_id, dedupe_ttl_s, fingerprint) if dedupe_id else None)
             if result[0] != "receipt_taken":
                 break
         else:  # five collisions in a 2^50 space means something else is wrong
@@ -146,7 +145,7 @@ class TriageQueue:
         if result[0] == "duplicate":
             if others:  # this report was never stored: nothing to fan out
                 await self.redis.zrem(keys.fanout(home), rid)
-            raise AlreadySubmitted(result[1], result[2] if len(result) > 2 else "")
+            raise AlreadySubmitted(*result[1:4])
         cases = _pairs(result)
         cases += await self._fan_out(report, now, {s: by_shard[s] for s in others})
         if log.isEnabledFor(logging.INFO):
@@ -154,11 +153,11 @@ class TriageQueue:
         return Submitted(rid, receipt, tuple(cases))
 
     async def _run_submit(self, shard: int, report: dict[str, Any], now: int, home: bool, doc: bytes,
-                          receipt: str, urls: list[dict[str, str]], *, dedupe: tuple[str, int] | None = None) -> list[str]:
-        dedupe_id, dedupe_ttl_s = dedupe or ("", 0)
+                          receipt: str, urls: list[dict[str, str]], *, dedupe: tuple[str, int, str] | None = None) -> list[str]:
+        dedupe_id, dedupe_ttl_s, fingerprint = dedupe or ("", 0, "")
         args: list[Any] = [keys.tag(shard), now, utc_day(now), report["id"], "1" if home else "0", doc, receipt,
                            "1" if report["child_in_immediate_danger"] else "0", report["category"], report["channel"],
-                           len(urls), dedupe_id, dedupe_ttl_s]
+                           len(urls), dedupe_id, dedupe_ttl_s, fingerprint]
         for url in urls:
             args += [keys.url_digest(url["normalized"]), url["normalized"], url["original"], ids.new_id(shard)]
         if home and not report["urls"]:
@@ -200,7 +199,11 @@ class TriageQueue:
     # -- analysts ---------------------------------------------------------------
 
     async def claim(self, analyst: str) -> str | None:
-        """The next case for this analyst: urgent lanes of every shard first, then the oldest normal case."""
+        """The next case for this analyst: urgent lanes of every shard first, then the oldest normal case.
+        Lost consumer groups are made again on the way (storage/groups.py)."""
+        return await regrouping(lambda: self._claim_next(analyst), self.setup, "triage queue")
+
+    async def _claim_next(self, analyst: str) -> str | None:
         now = self.clock_ms()
         if self.shards == 1:
             result = await self._claim([keys.lane(0, "urgent")], [keys.tag(0), analyst, self.lease_ms, now, "urgent,normal"])
@@ -232,8 +235,8 @@ class TriageQueue:
 
     async def _lease_op(self, op: str, case_id: str, actor: str, target: str = "") -> None:
         shard = _shard(case_id)
-        result = await self._lease([keys.case(shard, case_id)],
-                                   [keys.tag(shard), op, actor, case_id, self.clock_ms(), self.lease_ms, target])
+        result = await regrouping(lambda: self._lease([keys.case(shard, case_id)], [
+            keys.tag(shard), op, actor, case_id, self.clock_ms(), self.lease_ms, target]), self.setup, "triage queue")
         _raise_for(result[0], case_id)
 
     async def assess(
@@ -336,6 +339,9 @@ class TriageQueue:
 
     async def depth(self) -> dict[str, dict[str, int]]:
         """Cases in each lane: every stream entry is a case still in the queue; pending ones are claimed or released."""
+        return await regrouping(self._depth, self.setup, "triage queue")
+
+    async def _depth(self) -> dict[str, dict[str, int]]:
         pipe = self.redis.pipeline(transaction=False)
         for shard in range(self.shards):
             for lane in keys.LANES:

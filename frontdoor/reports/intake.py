@@ -5,16 +5,20 @@ and encrypts a consented contact; the triage queue's submit script stores the re
 its cases and keeps its receipt. The API, the no-JavaScript form, the e-mail channel and the dialog
 all come through `ReportIntake`, so no channel can skip a step or do one its own way.
 
-A channel whose senders retry (a mail server after a 451, a messaging provider redelivering a
-webhook) passes a `dedupe_id`, a keyed name for what it received. The submit script checks and
-remembers it together with the report, so a retry is answered with the first receipt and stores
-nothing, and a submit that failed leaves nothing behind to block the retry.
+A channel whose senders retry (a mail server after a 451, an API client after a 503, a browser
+posting a form again) passes a `dedupe_id`, a keyed name for what it received (`dedupe_key` makes
+one of what the client sent: nothing a client sent becomes a Redis key). The submit script checks
+and remembers it together with the report and a fingerprint of the submission, so a retry is
+answered with the first receipt and stores nothing, a submit that failed leaves nothing behind to
+block the retry, and the same id with different content is told apart (`Accepted.same_submission`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ..errors import Conflict
 from ..keyring import Keyring
@@ -31,6 +35,9 @@ class Accepted:
     # The dedupe id (or the report itself) was stored before: this is the first answer again, and
     # nothing new was stored. The receipt is "" only for a dedupe id remembered by an older version.
     duplicate: bool = False
+    # False when the dedupe id was first used for a different submission (an API client reusing an
+    # Idempotency-Key): the id and receipt are then another submission's, not to be shown.
+    same_submission: bool = True
 
 
 class ReportIntake:
@@ -41,9 +48,17 @@ class ReportIntake:
         self._default_region = default_region
         self._dedupe_ttl_s = dedupe_ttl_s
 
+    def dedupe_key(self, channel: str, *parts: str) -> str:
+        """A dedupe id for what a client sent to name its retries (an Idempotency-Key, a form's token, a
+        Message-ID and its sender): keyed, so none of it can be read back or guessed from Redis."""
+        return self._keyring.pseudonym("dedupe", channel, *parts)
+
     async def submit(self, fields: Any, channel: str, *, dedupe_id: str | None = None) -> Accepted:
         """Validate, redact and queue a submission; InvalidInput says what is wrong with it."""
-        return await self.enqueue(self.prepare(fields, channel, dedupe_id=dedupe_id), dedupe_id=dedupe_id)
+        fingerprint = self._keyring.pseudonym("submission", orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()) \
+            if dedupe_id is not None else ""
+        return await self.enqueue(self.prepare(fields, channel, dedupe_id=dedupe_id), dedupe_id=dedupe_id,
+                                  fingerprint=fingerprint)
 
     def prepare(self, fields: Any, channel: str, *, dedupe_id: str | None = None) -> dict[str, Any]:
         """The report `fields` make, not yet stored: for a caller that keeps it somewhere durable first
@@ -59,14 +74,16 @@ class ReportIntake:
                             default_region=self._default_region)
 
     async def enqueue(self, report: dict[str, Any], *, receipt: str | None = None,
-                      dedupe_id: str | None = None) -> Accepted:
+                      dedupe_id: str | None = None, fingerprint: str = "") -> Accepted:
         """Store and queue a prepared report. `receipt` is the code to keep when the caller has shown it
         already. Enqueueing the same report again is harmless: it is answered as the first time."""
         try:
             submitted = await self._queue.submit(report, receipt=receipt, dedupe_id=dedupe_id,
-                                                 dedupe_ttl_s=self._dedupe_ttl_s if dedupe_id else 0)
+                                                 dedupe_ttl_s=self._dedupe_ttl_s if dedupe_id else 0,
+                                                 fingerprint=fingerprint)
         except AlreadySubmitted as exc:
-            return Accepted(exc.report_id, exc.receipt, duplicate=True)
+            same = not (fingerprint and exc.fingerprint) or fingerprint == exc.fingerprint
+            return Accepted(exc.report_id, exc.receipt, duplicate=True, same_submission=same)
         except Conflict as exc:
             if exc.code != "duplicate_report" or receipt is None:
                 raise

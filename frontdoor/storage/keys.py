@@ -121,6 +121,11 @@ def rate(client: str, kind: str, minute: int) -> str:
     return f"{PREFIX}:{{rl:{client}}}:{kind}:{minute}"
 
 
+def pace(kind: str) -> str:
+    """When the next request of `kind`, of all clients together, may be answered (http/pace.py)."""
+    return f"{PREFIX}:{{pace:{kind}}}"
+
+
 # Dialog conversations, keyed by a pseudonym (an HMAC of channel and sender id), never the id.
 # Both keys of a conversation share one tag so a turn reads them with one MGET, in one slot.
 def conversation(pseudonym: str) -> str:

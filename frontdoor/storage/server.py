@@ -50,6 +50,11 @@ class RedisServer:
             return f"redis://127.0.0.1:{self.port}/0"
         return f"unix://{self.socket}?db=0"
 
+    @property
+    def pid(self) -> int | None:
+        """The process we started, while it runs: fault tests pause (SIGSTOP) or kill it."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     def version(self) -> str:
         out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, check=True).stdout
         return out.split("v=")[1].split()[0]

@@ -176,7 +176,8 @@ def _serve(tmp_path: Path, redis_url: str, http: int, smtp: int, relay: Relay) -
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
     env.update(FRONTDOOR_REDIS_URL=redis_url, FRONTDOOR_DATA_DIR=str(tmp_path), FRONTDOOR_SMTP_PORT=str(smtp),
                FRONTDOOR_REPORT_ADDRESSES=REPORT_TO, FRONTDOOR_SMTP_RELAY=f"127.0.0.1:{relay.port}",
-               FRONTDOOR_OUTBOX_FIRST_RETRY_SECONDS="1", FRONTDOOR_SECRET_KEY="kill-test-secret-" + "k" * 20)
+               FRONTDOOR_OUTBOX_FIRST_RETRY_SECONDS="1", FRONTDOOR_SECRET_KEY="kill-test-secret-" + "k" * 20,
+               FRONTDOOR_ALLOW_VOLATILE_REDIS="1")  # the test Redis keeps nothing on disk
     proc = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(http)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30

@@ -4,8 +4,9 @@ auto-reply that can never become a relay or a mail loop.
 It runs in the service's own event loop (started with `frontdoor serve`), so a message is in the
 queue before the sending server hears "250": a 250 means stored. Parsing lives in `parse.py`; this
 module is the SMTP conversation and the hand-over to the intake and the outbox. A keyed hash of the
-Message-ID is the submission's dedupe id, so a message the sender's server delivers again (after a
-451, or a lost 250) is answered 250 and stored once. The auto-reply goes through the outbox
+Message-ID and the envelope sender is the submission's dedupe id, so a message the sender's server
+delivers again (after a 451, or a lost 250) is answered 250 and stored once, and nobody else's
+message can be suppressed by borrowing its Message-ID. The auto-reply goes through the outbox
 (`replies.py` writes and sends it), at most one an hour to a sender, never to a robot.
 """
 
@@ -113,10 +114,11 @@ class EmailChannel:
 
     async def _take(self, mail: mailparse.ParsedMail, sender: str) -> None:
         """The report (once per Message-ID), then the reply (once an hour per sender, never a robot's)."""
-        dedupe_id = self._keyring.pseudonym("message-id", mail.message_id) if mail.message_id else None
+        # The sender only inside the keyed hash: never stored, never a key of its own. "<>" is a bounce's.
+        dedupe_id = self._intake.dedupe_key(CHANNEL, mail.message_id, sender.lower() or "<>") if mail.message_id else None
         accepted = await self._intake.submit(mailparse.submission(mail), CHANNEL, dedupe_id=dedupe_id)
         if accepted.duplicate:
-            log.info("e-mail with a Message-ID seen before: no second report")
+            log.info("e-mail with a Message-ID and sender seen before: no second report")
             return
         if (self._settings.relay is None or mail.automated or sender in ("", "<>")
                 or sender.lower() in self._addresses):  # no relay; a robot; or ourselves: a loop

@@ -23,6 +23,7 @@ from ...dialog.engine import ConversationNotFound, Dialog
 from ...dialog.messages import ConversationKey, Inbound, Turn
 from ...errors import InvalidInput
 from ...http.errors import json_reply, read_json, read_object
+from ...http.idempotency import idempotency_key
 from ...http.ratelimit import RequestLimits
 from ...outbox import Outbound
 from ..base import answers_in_request
@@ -85,7 +86,11 @@ class WebChat:
             raise InvalidInput(f"{field}: must be a string", code="invalid_type")
         if len(value) > MAX_TEXT_CHARS:
             raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
-        inbound = Inbound(text=value) if field == "text" else Inbound(payload=value)
+        # The widget names each turn (Idempotency-Key) and sends the same name when it retries: the
+        # dialog then answers a turn it took already as it did then (the receipt of a report stored
+        # just before a 503), instead of taking it as the next answer.
+        turn_id = idempotency_key(request)
+        inbound = Inbound(text=value, message_id=turn_id) if field == "text" else Inbound(payload=value, message_id=turn_id)
         turn = await self._dialog.turn(ConversationKey(CHANNEL, token), inbound, start_if_missing=False)
         return json_reply(_body(turn))
 

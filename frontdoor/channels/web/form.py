@@ -3,16 +3,24 @@
 For browsers without JavaScript, and for anyone who would rather fill in a form. Labels come
 from the dialog's locale files, validation gives inline errors next to each field, and a valid
 form goes through the intake exactly as the API and the dialog do.
+
+Each page carries a one-time token (a hidden field): a browser posting the same form again (Back
+and resubmit, a reload of the receipt page, a retry after a 503) names the same submission, and the
+intake answers it with the first receipt instead of storing it twice. The token counts together with
+what the form says, so a form changed after Back is a report of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
+import secrets
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
+import orjson
 from aiohttp import web
 from multidict import MultiDictProxy
 
@@ -32,6 +40,7 @@ if TYPE_CHECKING:
 
 CHANNEL = "web_form"
 MAX_URL_LINES = 20
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # secrets.token_urlsafe(16)
 
 
 def _locale(request: web.Request, data: MultiDictProxy[Any] | None = None) -> str:
@@ -81,7 +90,10 @@ class WebForm:
         if errors:
             context = self._context(locale, values, errors)
             return aiohttp_jinja2.render_template("web/report_form.html", request, context, status=400)
-        accepted = await self._intake.submit(fields, CHANNEL)
+        token = values.get("submission", "")
+        content = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()
+        dedupe_id = self._intake.dedupe_key(CHANNEL, token, content) if _TOKEN_RE.match(token) else None
+        accepted = await self._intake.submit(fields, CHANNEL, dedupe_id=dedupe_id)
         chosen = resources_for(self._catalog, path="report", role=values.get("role"), category=fields["category"],
                                topic=None, country=fields.get("reporter_country"), locale=locale)
         context = self._context(locale, {}, {})
@@ -90,8 +102,10 @@ class WebForm:
 
     def _context(self, locale: str, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
         t = lambda key, **kw: i18n.text(locale, key, **kw)  # noqa: E731 - the templates' one helper
+        token = values.get("submission", "")  # a form shown again with its errors keeps its token
         return {
             "t": t, "locale": locale, "values": values, "errors": errors, "locales": i18n.LOCALES,
+            "submission": token if _TOKEN_RE.match(token) else secrets.token_urlsafe(16),
             "language_names": {loc: i18n.text(loc, "language_name") for loc in i18n.LOCALES},
             "hotline": self._hotline.name,
             "emergency": self._catalog.emergency_number(self._hotline.country),

@@ -2,16 +2,18 @@
 -- ARGV: 2 now_ms, 3 day, 4 report_id, 5 home ("1"/"0"), 6 report_json, 7 receipt,
 --       8 urgent ("1"/"0"), 9 category, 10 channel, 11 n_urls,
 --       12 dedupe id ("" for none; home only), 13 seconds the dedupe id is remembered,
+--       14 the submission's fingerprint ("" for none), kept with the dedupe id,
 --       then n_urls times: digest, normalized, original, fresh_case_id;
 --       with n_urls == 0 (home only): the id of the report's own case.
 -- Returns {"ok", case_id, outcome, ...} with outcome "opened" | "joined" | "reopened",
--- or {"receipt_taken"} / {"exists"} / {"duplicate", report_id, receipt} (the dedupe id made that
--- report before: nothing is stored; the receipt is "" for a marker written before it was kept).
+-- or {"receipt_taken"} / {"exists"} / {"duplicate", report_id, receipt, fingerprint} (the dedupe id
+-- made that report before: nothing is stored; receipt and fingerprint are "" for a marker written
+-- before they were kept).
 local now, day, rid = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local home, urgent = ARGV[5] == '1', ARGV[8] == '1'
 local category, channel, n = ARGV[9], ARGV[10], tonumber(ARGV[11])
 local dedupe = ARGV[12] ~= '' and T .. 'submitted:' .. ARGV[12] or nil
-local FIRST = 14  -- the first URL argument
+local FIRST = 15  -- the first URL argument
 local marker = T .. 'applied:' .. rid
 local counted = {}  -- the day's counters this submit moves, counted together at the end (stats)
 local function count(field) counted[#counted + 1] = field end
@@ -22,15 +24,18 @@ if home then
   if dedupe then
     local made = redis.call('GET', dedupe)
     if made then
-      local first, code = string.match(made, '^(%S+) ?(%S*)$')
-      return {'duplicate', first or made, code or ''}
+      local first, code, fp = string.match(made, '^(%S+) ?(%S*) ?(%S*)$')
+      return {'duplicate', first or made, code or '', fp or ''}
     end
   end
   if not redis.call('SET', T .. 'receipt:' .. ARGV[7], rid, 'NX') then return {'receipt_taken'} end
   redis.call('SET', rkey, ARGV[6])
   -- Set with the report, in one script: a report is remembered exactly when it was stored.
   -- The receipt with it, so that a retry is answered as the first submit was.
-  if dedupe then redis.call('SET', dedupe, rid .. ' ' .. ARGV[7], 'EX', tonumber(ARGV[13])) end
+  if dedupe then
+    local value = rid .. ' ' .. ARGV[7] .. (ARGV[14] ~= '' and ' ' .. ARGV[14] or '')
+    redis.call('SET', dedupe, value, 'EX', tonumber(ARGV[13]))
+  end
   count('reports')
   count('reports:channel:' .. channel)
   count('reports:category:' .. category)

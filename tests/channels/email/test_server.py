@@ -171,14 +171,15 @@ async def test_a_message_without_links_is_remembered_in_its_message_ids_shard(ma
     queue = TriageQueue(mail["redis"], shards=4)
     await queue.setup()
     port = free_port()
-    channel = EmailChannel(ReportIntake(queue, mail["keyring"]), mail["outbox"], load_catalog(), mail["keyring"],
+    intake = ReportIntake(queue, mail["keyring"])
+    channel = EmailChannel(intake, mail["outbox"], load_catalog(), mail["keyring"],
                            EmailSettings(port=port, addresses=(REPORT_TO,)), HotlineSettings(), timeout_s=5)
     raw = message(body="Someone keeps asking my son for pictures in a game chat.", Message_ID="<no-link-1@example.org>")
     async with channel.running():
         for _ in range(4):  # a random shard each time would store most of these again
             assert (await asend(port, raw))[0] == 250
     assert await reports_today(queue) == 1
-    dedupe_id = mail["keyring"].pseudonym("message-id", "no-link-1@example.org")
+    dedupe_id = intake.dedupe_key("email", "no-link-1@example.org", SENDER)  # Message-ID and sender, keyed
     shard = queue.shard_of_url(dedupe_id)
     assert 0 < await mail["redis"].ttl(keys.submitted(shard, dedupe_id)) <= DEDUPE_TTL_S
     async for key in mail["redis"].scan_iter("*"):

@@ -166,6 +166,14 @@
     },
   };
 
+  // A name for one turn, sent as its Idempotency-Key (a UUID where the browser has one).
+  function turnId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
   class ApiError extends Error {
     constructor(status, body, retryAfter) {
       super((body && typeof body.message === "string" && body.message) || "");
@@ -193,6 +201,7 @@
       this.onKey = this.onKey.bind(this);
       this.onOpener = this.onOpener.bind(this);
       this.token = null;
+      this.unanswered = null; // {body, id}: the turn whose answer never came, named again when it is retried
       this.state = "open";
       this.isOpen = false;
       this.pending = false;
@@ -434,15 +443,17 @@
       return config.api + "/api/v1/conversations/" + encodeURIComponent(this.token) + "/messages";
     }
 
-    async request(url, body) {
+    async request(url, body, turn) {
       const abort = new AbortController();
       this.abort = abort;
       const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+      const headers = { "Content-Type": "application/json" };
+      if (turn) headers["Idempotency-Key"] = '"' + turn + '"';
       let response;
       let json = null;
       try {
         response = await fetch(url, {
-          method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+          method: "POST", headers: headers, body: JSON.stringify(body),
           credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer", signal: abort.signal,
         });
         json = await response.json();
@@ -507,9 +518,14 @@
       const bubble = this.addMessage("you", echo);
       this.reveal(bubble);
       this.setPending(true);
+      // The same words again after a failure are a retry of that turn: the same name, so that a turn
+      // the server took before its answer was lost (a 503, a timeout) is answered, not taken twice.
+      const text = JSON.stringify(body);
+      if (!this.unanswered || this.unanswered.body !== text) this.unanswered = { body: text, id: turnId() };
       let json;
       try {
-        json = await this.request(this.messagesUrl(), body);
+        json = await this.request(this.messagesUrl(), body, this.unanswered.id);
+        this.unanswered = null;
       } catch (err) {
         this.setPending(false);
         bubble.remove();

@@ -18,9 +18,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
-from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import StreamResponse
 
 from .api import analyst, public
 from .api.accounts import Analysts
@@ -191,15 +188,3 @@ def action_context_from_env() -> ActionContext:
         raise ConfigError("FRONTDOOR_REDIS_URL must be set for the action server")
     parts = build_parts(settings, settings.redis_url)
     return ActionContext(parts.intake, parts.keyring, parts.catalog, settings.hotline.country)
-
-
-class AccessLogger(AbstractAccessLogger):
-    """Method, route pattern, status and time: no client address, no user agent, no path
-    parameters (a receipt code in a URL would link a reporter to their report)."""
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        route = "-"
-        match = getattr(request, "match_info", None)
-        if match is not None and match.route.resource is not None:
-            route = match.route.resource.canonical
-        self.logger.info("%s %s %s %.1fms", request.method, route, response.status, time * 1000)

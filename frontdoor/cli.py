@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import logs
 from .errors import ConfigError, FrontdoorError
 from .runtime import new_event_loop, settle_heap_on_startup
 from .storage.client import UNAVAILABLE, connect
@@ -54,7 +55,8 @@ def redis_url_for(settings: Settings) -> Iterator[str]:
 def _serve(settings: Settings, host: str, port: int) -> None:
     from aiohttp import web
 
-    from .app import AccessLogger, create_app
+    from .app import create_app
+    from .logs import AccessLogger
 
     with redis_url_for(settings) as url:
         app = create_app(settings, url)
@@ -195,22 +197,10 @@ async def _chat(settings: Settings, url: str, language: str | None) -> int:
         await parts.redis.aclose()
 
 
-def _actions(settings: Settings, port: int) -> None:
-    """rasa-sdk's action server with exactly our actions (registered explicitly, not discovered).
-    It needs a Redis URL: a Rasa deployment runs beside a real Redis, not the embedded one."""
-    from rasa_sdk import endpoint
-    from rasa_sdk.executor import ActionExecutor
+def _actions(settings: Settings, host: str, port: int) -> None:
+    from .dialog import action_server
 
-    from .dialog.actions import registered
-
-    if settings.redis_url is None:
-        raise ConfigError("FRONTDOOR_REDIS_URL must be set for `frontdoor actions` (the actions submit to the queue)")
-    executor = ActionExecutor()
-    # Registered without services: Sanic pickles the executor into its worker, and a live Redis
-    # client cannot be pickled. Each action builds its services from the environment on first use.
-    for action in registered():
-        executor.register_action(action)
-    endpoint.run(executor, port=port)
+    action_server.serve(settings, host, port)
 
 
 def _content_check(path: Path | None) -> int:
@@ -245,6 +235,8 @@ def parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="walk the reporting dialog in this terminal, against the real queue")
     chat.add_argument("--language", default=None, help="en, de or fr (default: from $LANG)")
     actions = sub.add_parser("actions", help="serve the dialog's rasa-sdk actions to a Rasa assistant")
+    actions.add_argument("--host", default="127.0.0.1",
+                         help="where to listen (default: loopback; anything else needs FRONTDOOR_ACTIONS_TOKEN)")
     actions.add_argument("--port", type=int, default=5055)
     outbox = sub.add_parser("outbox", help="messages waiting to be sent, and the dead letters").add_subparsers(
         dest="action", required=True)
@@ -267,12 +259,12 @@ def main(argv: list[str] | None = None) -> int:
         return _content_check(args.path)
     try:
         settings = Settings.from_env()
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logs.configure(settings.log_level)
         if args.command == "serve":
             _serve(settings, args.host, args.port)
             return 0
         if args.command == "actions":
-            _actions(settings, args.port)
+            _actions(settings, args.host, args.port)
             return 0
         if args.command == "chat":
             with redis_url_for(settings) as url:

@@ -104,6 +104,8 @@ class Settings:
     log_level: str = "INFO"
     # A conversation nobody answered for this long is forgotten.
     conversation_idle_s: int = 2 * 3600
+    # The token a Rasa assistant sends to `frontdoor actions`: required off loopback.
+    actions_token: str | None = field(default=None, repr=False)
     # Serve even from a Redis that keeps nothing on disk (neither AOF nor RDB snapshots): for tests
     # and demos only, since its restart loses every acknowledged report (storage/persistence.py).
     allow_volatile_redis: bool = False
@@ -165,6 +167,10 @@ class Settings:
             if not re.fullmatch(r"[A-Z]{2}", country):
                 raise ConfigError(f"{_PREFIX}HOTLINE_COUNTRY must be an ISO 3166-1 alpha-2 code such as GB, got {country!r}")
 
+        actions_token = get("ACTIONS_TOKEN")
+        if actions_token is not None and len(actions_token) < 32:
+            raise ConfigError(f"{_PREFIX}ACTIONS_TOKEN must be at least 32 characters long")
+
         level = (get("LOG_LEVEL") or "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"{_PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -181,6 +187,7 @@ class Settings:
             header_timeout_s=integer("HEADER_TIMEOUT_SECONDS", 15, 1, 3600),
             log_level=level,
             conversation_idle_s=integer("CONVERSATION_IDLE_MINUTES", 120, 5, 24 * 60) * 60,
+            actions_token=actions_token,
             allow_volatile_redis=boolean("ALLOW_VOLATILE_REDIS", False),
             hotline=HotlineSettings(
                 name=(get("HOTLINE_NAME") or "Hotline")[:80],

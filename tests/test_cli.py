@@ -29,6 +29,7 @@ from frontdoor.settings import Settings
     ("MAX_BODY_BYTES", "12"),
     ("HOTLINE_COUNTRY", "United Kingdom"),
     ("LOG_LEVEL", "chatty"),
+    ("ACTIONS_TOKEN", "too-short-to-guard-reports"),
     ("RATE_RECEIPTS_PER_SECOND", "0"),
     ("HEADER_TIMEOUT_SECONDS", "soon"),
 ])

@@ -8,6 +8,7 @@ The rest checks that the committed Rasa domain is current and consistent with th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,20 +23,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import rasa_sdk
 
 from frontdoor.dialog import domain as rasa_domain
 from frontdoor.dialog import form, i18n
 from frontdoor.dialog.actions import ValidateReportForm, registered
 from frontdoor.queue import TriageQueue
 from frontdoor.storage.server import RedisServer
+from support.rasa import action_call
 from support.servers import free_port
 from support import REPO
 
 SECRET = "action-server-test-secret-" + "z" * 14  # 40 characters
 ACTIONS = {"validate_report_form", "action_submit_report", "action_offer_resources",
            "action_ask_urls", "action_ask_confirm", "action_ask_change_field"}
-RASA_VERSION = ".".join(rasa_sdk.__version__.split(".")[:2]) + ".0"  # a Rasa 3.x of the same minor: no warning
 STARTUP_S = 30.0
 
 @dataclass
@@ -97,23 +97,31 @@ def action_server(redis_servers: dict[str, RedisServer], tmp_path_factory: pytes
     # The first server is the one the function-scoped `redis_url` and `redis` fixtures give (checked in `server`).
     redis_url = next(iter(redis_servers.values())).url
     tmp = tmp_path_factory.mktemp("actions")
+    with started_actions(actions_env(redis_url, tmp), tmp) as (base, _process):
+        yield ActionServer(base, redis_url)
+
+
+def actions_env(redis_url: str, tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
     env.update(FRONTDOOR_REDIS_URL=redis_url, FRONTDOOR_SECRET_KEY=SECRET, FRONTDOOR_DATA_DIR=str(tmp / "data"),
-               FRONTDOOR_LOG_LEVEL="INFO", SANIC_HOST="127.0.0.1",
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p))
+               FRONTDOOR_LOG_LEVEL="INFO", PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
+               **extra)
+    return env
+
+
+@contextlib.contextmanager
+def started_actions(env: dict[str, str], tmp: Path, *args: str) -> Iterator[tuple[str, _Process]]:
+    """`frontdoor actions` on a free port, up and healthy; stopped (its whole process group) afterwards."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    started: list[_Process] = []
+    command = _Process([sys.executable, "-m", "frontdoor", "actions", "--port", str(port), *args], env,
+                       tmp / f"actions-{port}.log", tmp)
     try:
-        command = _Process([sys.executable, "-m", "frontdoor", "actions", "--port", str(port)], env, tmp / "actions.log", tmp)
-        started.append(command)
-        failure = command.wait_healthy(base, STARTUP_S)
+        failure = command.wait_healthy(f"http://127.0.0.1:{port}", STARTUP_S)
         if failure is not None:
             pytest.fail(f"`frontdoor actions` did not come up: {failure}")
-        yield ActionServer(base, redis_url)
+        yield f"http://127.0.0.1:{port}", command
     finally:
-        for process in started:
-            process.stop()
+        command.stop()
 
 
 @pytest.fixture
@@ -125,9 +133,10 @@ def server(action_server: ActionServer, redis_url: str) -> ActionServer:
 # -- talking to it as Rasa does -----------------------------------------------------------------------
 
 
-def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=15) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -139,40 +148,9 @@ def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
             return exc.code, raw.decode(errors="replace")
 
 
-def tracker(slots: dict[str, Any], text: str = "", requested: str | None = None) -> dict[str, Any]:
-    """A tracker as Rasa 3 sends it: every domain slot (unset ones null), the user's message, and
-    during the form the slot candidate the `from_text` mapping extracted, as a slot event."""
-    now = time.time()
-    all_slots: dict[str, Any] = {name: None for name in rasa_domain.domain()["slots"]}
-    all_slots.update({"language": "en", **slots})
-    intent = {"name": "inform", "confidence": 1.0}
-    events: list[dict[str, Any]] = [
-        {"event": "action", "timestamp": now - 2, "name": "action_listen", "policy": None, "confidence": None},
-        {"event": "user", "timestamp": now - 1, "text": text,
-         "parse_data": {"text": text, "intent": intent, "entities": []}, "input_channel": "rest"},
-    ]
-    if requested is not None:
-        all_slots["requested_slot"] = requested
-        all_slots[requested] = text
-        events.append({"event": "slot", "timestamp": now, "name": requested, "value": text})
-    return {
-        "sender_id": "rasa-sender-placeholder",
-        "slots": all_slots,
-        "latest_message": {"text": text, "intent": intent, "entities": []},
-        "events": events,
-        "paused": False,
-        "followup_action": None,
-        "active_loop": {"name": form.FORM} if requested is not None else {},
-        "latest_action_name": "action_listen",
-        "latest_input_channel": "rest",
-    }
-
-
 def call(server: ActionServer, action: str, slots: dict[str, Any], text: str = "",
          requested: str | None = None) -> tuple[int, Any]:
-    body = {"next_action": action, "sender_id": "rasa-sender-placeholder", "tracker": tracker(slots, text, requested),
-            "domain": rasa_domain.domain(), "version": RASA_VERSION}
-    return http("POST", f"{server.base}/webhook", body)
+    return http("POST", f"{server.base}/webhook", action_call(action, slots, text, requested))
 
 
 def slot_events(result: dict[str, Any]) -> dict[str, Any]:
@@ -192,6 +170,36 @@ FULL_REPORT = {
 
 
 # -- the command itself ---------------------------------------------------------------------------------
+
+
+def test_sigterm_stops_it_at_once_and_it_never_looked_for_endpoints_yml(redis_url: str, tmp_path: Path) -> None:
+    with started_actions(actions_env(redis_url, tmp_path), tmp_path) as (_base, command):
+        command.proc.send_signal(signal.SIGTERM)  # the process only, as a service manager does
+        started = time.monotonic()
+        code = command.proc.wait(timeout=10)
+        assert code == 0 and time.monotonic() - started < 5, command.tail()
+        with pytest.raises(ProcessLookupError):  # nothing of it is left running (no Sanic worker manager)
+            os.killpg(command.proc.pid, 0)
+        output = command.log.read_text(errors="replace")
+    assert "endpoints.yml" not in output and "Traceback" not in output, output
+
+
+def test_off_loopback_it_refuses_to_start_without_a_token(redis_url: str, tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "frontdoor", "actions", "--host", "0.0.0.0", "--port", str(free_port())],
+                         env=actions_env(redis_url, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("frontdoor: FRONTDOOR_ACTIONS_TOKEN must be set to serve the actions on 0.0.0.0")
+
+
+def test_with_a_token_every_call_but_health_must_carry_it(redis_url: str, tmp_path: Path) -> None:
+    token = "actions-token-for-the-test-" + "t" * 13
+    with started_actions(actions_env(redis_url, tmp_path, FRONTDOOR_ACTIONS_TOKEN=token), tmp_path) as (base, _command):
+        assert http("GET", f"{base}/health") == (200, {"status": "ok"})
+        status, body = http("GET", f"{base}/actions")
+        assert status == 401 and body["error"] == "unauthorized"
+        assert http("GET", f"{base}/actions", headers={"Authorization": "Bearer not-the-token"})[0] == 401
+        assert http("GET", f"{base}/actions", headers={"Authorization": f"Bearer {token}"})[0] == 200
+        assert http("GET", f"{base}/actions?token={token}")[0] == 200  # endpoints.yml's `token:`, as Rasa sends it
 
 
 def test_health_and_exactly_our_actions(server: ActionServer) -> None:

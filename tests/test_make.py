@@ -9,11 +9,6 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
-
-
 def make(repo_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["make", "--no-print-directory", "-C", str(repo_root), *args], capture_output=True,
                           text=True, timeout=60)

@@ -70,7 +70,7 @@ class Supervisor:
         """Until SIGTERM or SIGINT (or a worker's configuration error: then that exit code)."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopping.set)
+            loop.add_signal_handler(sig, self.stop)
         slots = [asyncio.create_task(self._keep(slot)) for slot in range(self._workers)]
         try:
             all_ready: asyncio.Future[Any] = asyncio.gather(*(ready.wait() for ready in self._ready))
@@ -86,6 +86,10 @@ class Supervisor:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         return self._exit
+
+    def stop(self) -> None:
+        """What SIGTERM and SIGINT do: every worker is sent SIGTERM, and `run` returns once they exited."""
+        self._stopping.set()
 
     async def _keep(self, slot: int) -> None:
         """One worker slot: start a worker, and another each time it dies, until told to stop."""

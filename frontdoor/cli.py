@@ -60,7 +60,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     host, port = args.host, args.port
     if args.worker_of is not None:  # started by a supervisor, which owns the embedded Redis and the announcement
         url = args.embedded_redis or settings.redis_url
-        assert url is not None, "a supervisor passes the embedded Redis's URL"
+        if url is None:
+            raise ConfigError("--worker-of needs FRONTDOOR_REDIS_URL or --embedded-redis (a supervisor passes them)")
         _run_app(settings, url, host, port, worker_of=args.worker_of, background=args.background)
         return 0
     workers = args.workers or default_workers()

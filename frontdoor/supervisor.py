@@ -6,6 +6,11 @@ supervisor holds no socket and serves nothing. It starts the workers, restarts o
 (waiting 0.5 s, doubling to 30 s while it keeps dying young), and on SIGTERM or SIGINT sends each
 worker SIGTERM, waits while they finish their requests, and exits 0.
 
+The kernel keeps a queue of not yet accepted connections per socket: those waiting in a worker's
+queue when it is killed are reset, and their clients try again (with the same Idempotency-Key, the
+same answer). On SIGTERM a worker closes its listening sockets first, then finishes the requests it
+has accepted (each bounded by the request deadline) and exits.
+
 A worker is this same program started again (`python -m frontdoor serve --worker-of PID`), not a
 multiprocessing child: a fresh interpreter shares no event loop, lock or Redis connection with the
 supervisor (forking after a loop exists is unsafe, and spawn would re-import the program anyway),

@@ -206,9 +206,12 @@ def test_a_killed_worker_is_replaced_while_the_service_keeps_answering(served: S
     served.wait_until(lambda: len(served.workers()) == 2, "two workers")
     victim = served.workers()[1]
     victim.kill()
+    # Connections that were waiting in its accept queue when it died are reset (SO_REUSEPORT's queues
+    # are per socket): once it is gone, new connections go to the live worker until the replacement is up.
+    victim.wait(timeout=10)
     began = time.monotonic()
     answered = []
-    while time.monotonic() - began < 3:  # new connections go to the live worker meanwhile
+    while time.monotonic() - began < 3:
         answered.append(served.post_report(f"https://example.com/meanwhile/{len(answered)}"))
     assert answered and set(answered) == {201}, answered
     served.wait_until(lambda: len(served.workers()) == 2 and victim.pid not in {w.pid for w in served.workers()},

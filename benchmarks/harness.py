@@ -416,9 +416,10 @@ async def app_parts(redis_url: str, data_dir: Path) -> Any:
         await parts.redis.aclose()
 
 
-async def queue_counts(redis_url: str) -> dict[str, int]:
+async def queue_counts(redis_url: str, shards: int = 1) -> dict[str, int]:
     """Reports by the queue's own statistics (queue.stats.collect) and entries in its lanes: what tells
-    that every report a channel acknowledged was stored, not only answered."""
+    that every report a channel acknowledged was stored, not only answered. `shards`: as the server
+    was configured (FRONTDOOR_QUEUE_SHARDS); lane entries are shard 0's."""
     import datetime
 
     from frontdoor.queue import TriageQueue, stats
@@ -427,7 +428,7 @@ async def queue_counts(redis_url: str) -> dict[str, int]:
 
     client = connect(redis_url)
     try:
-        queue = TriageQueue(client)
+        queue = TriageQueue(client, shards=shards)
         today = datetime.datetime.now(datetime.timezone.utc).date()
         got = await stats.collect(queue, today - datetime.timedelta(days=1), today + datetime.timedelta(days=1))
         lanes = sum([await client.xlen(keys.lane(0, lane)) for lane in keys.LANES])

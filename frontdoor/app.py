@@ -104,9 +104,10 @@ def build_parts(settings: Settings, redis_url: str, channels: Mapping[str, Chann
                  Analysts(redis, keyring), pace, Outages(redis.ping))
 
 
-def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
+def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True, outbox_sender: bool = True,
                channels: Mapping[str, ChannelFactory] = CHANNELS) -> web.Application:
-    """`channels`: CHANNELS, unless a test brings a channel of its own."""
+    """`channels`: CHANNELS, unless a test brings a channel of its own. `housekeeping` and
+    `outbox_sender`: the background work, which `serve --workers N` runs in one worker of N."""
     parts = build_parts(settings, redis_url, channels)
     running = {name: channel for name, make in channels.items() if (channel := make(parts)) is not None}
     guard = error_guard(settings.request_timeout_s, parts.outages)
@@ -120,11 +121,13 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
         app.router.add_routes(channel.routes())
     public.add_routes(app)
     analyst.add_routes(app)
-    app.cleanup_ctx.append(lambda _app: _lifecycle(parts, running, housekeeping=housekeeping))
+    app.cleanup_ctx.append(lambda _app: _lifecycle(parts, running, housekeeping=housekeeping,
+                                                             outbox_sender=outbox_sender))
     return app
 
 
-async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeeping: bool) -> AsyncIterator[None]:
+async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeeping: bool,
+                     outbox_sender: bool) -> AsyncIterator[None]:
     try:
         async with asyncio.timeout(parts.settings.request_timeout_s):  # a hung Redis must not hold start-up
             await check_persistence(parts.redis, allow_volatile=parts.settings.allow_volatile_redis)
@@ -142,7 +145,7 @@ async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeep
     async with contextlib.AsyncExitStack() as running:
         for channel in channels.values():  # first: the sender may hand them a message at once
             await running.enter_async_context(channel.running())
-        tasks = [asyncio.create_task(OutboxSender(parts.outbox, channels, outages=parts.outages).run())]
+        tasks = [asyncio.create_task(OutboxSender(parts.outbox, channels, outages=parts.outages).run())] if outbox_sender else []
         if housekeeping:
             tasks.append(asyncio.create_task(_housekeeping(parts)))
         yield

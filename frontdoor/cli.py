@@ -13,7 +13,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,27 +53,76 @@ def redis_url_for(settings: Settings) -> Iterator[str]:
         server.stop()
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    """One process (--workers 1), a supervisor of workers (frontdoor/supervisor.py), or one such worker."""
+    from .keyring import load_secret
+    from .supervisor import Supervisor, default_workers
+
+    host, port = args.host, args.port
+    if args.worker_of is not None:  # started by a supervisor, which owns the embedded Redis and the announcement
+        url = args.embedded_redis or settings.redis_url
+        if url is None:
+            raise ConfigError("--worker-of needs FRONTDOOR_REDIS_URL or --embedded-redis (a supervisor passes them)")
+        _run_app(settings, url, host, port, worker_of=args.worker_of, background=args.background)
+        return 0
+    workers = args.workers or default_workers()
+    with redis_url_for(settings) as url:
+        async def announce() -> None:
+            _announce(settings, url, host, port, await _first_analyst(settings, url))
+
+        if workers == 1:
+            _run_app(settings, url, host, port, announce=announce)
+            return 0
+        load_secret(settings)  # made here, once: N workers at once would race to create it
+        base = [sys.executable, "-m", "frontdoor", "serve", "--host", host, "--port", str(port),
+                "--worker-of", str(os.getpid())]
+        if settings.redis_url is None:
+            base += ["--embedded-redis", url]  # a socket path in the data directory: nothing secret
+
+        def command(background: bool) -> list[str]:
+            return base + ["--background"] * background
+
+        supervisor = Supervisor(command, workers, grace_s=_shutdown_timeout_s(settings) + 5)
+        return asyncio.run(supervisor.run(announce))
+
+
+def _shutdown_timeout_s(settings: Settings) -> float:
+    """How long a stopping server waits for requests in flight: none outlives the request deadline."""
+    return settings.request_timeout_s + 1
+
+
+def _run_app(settings: Settings, url: str, host: str, port: int, *, announce: Callable[[], Awaitable[None]] | None = None,
+             worker_of: int | None = None, background: bool = True) -> None:
+    """The server itself, until SIGTERM or SIGINT. A worker shares its ports with its siblings
+    (SO_REUSEPORT) and says "ready" to its supervisor instead of announcing itself."""
     from aiohttp import web
 
     from .app import create_app
     from .logs import AccessLogger
+    from .supervisor import report_ready, watch_supervisor
 
-    with redis_url_for(settings) as url:
-        app = create_app(settings, url)
-
-        async def announce(_app: web.Application) -> None:
+    shared = worker_of is not None
+    if shared:
+        settings = replace(settings, email=replace(settings.email, reuse_port=True))
+    app = create_app(settings, url, housekeeping=background, outbox_sender=background)
+    if worker_of is not None:
+        app.cleanup_ctx.append(watch_supervisor(worker_of))
+        app.on_startup.append(report_ready)
+        log.info("worker started%s", " with the background work (housekeeping, outbox sender)" if background else "")
+    elif announce is not None:
+        async def announcing(_app: web.Application) -> None:
             # After the app's start-up (cleanup_ctx runs first): a Redis refused there prints nothing here.
-            _announce(settings, url, host, port, await _first_analyst(settings, url))
+            await announce()
 
-        app.on_startup.append(announce)
-        app.on_startup.append(settle_heap_on_startup)
-        # keepalive_timeout is aiohttp's header deadline too: from 3.14.4 its timer runs from the
-        # connection's start, and closes a connection still waiting for a whole request head when it
-        # fires (bytes trickling in do not reset it), as it does after an answer. Request bodies are
-        # bounded by the request deadline (http/errors.py).
-        web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop(),
-                    keepalive_timeout=settings.header_timeout_s)
+        app.on_startup.append(announcing)
+    app.on_startup.append(settle_heap_on_startup)
+    # keepalive_timeout is aiohttp's header deadline too: from 3.14.4 its timer runs from the
+    # connection's start, and closes a connection still waiting for a whole request head when it
+    # fires (bytes trickling in do not reset it), as it does after an answer. Request bodies are
+    # bounded by the request deadline (http/errors.py).
+    web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop(),
+                reuse_port=shared or None, shutdown_timeout=_shutdown_timeout_s(settings),
+                keepalive_timeout=settings.header_timeout_s)
 
 
 def _announce(settings: Settings, url: str, host: str, port: int, token: str | None) -> None:
@@ -216,12 +266,23 @@ def _content_check(path: Path | None) -> int:
     return 0
 
 
+def _workers(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 256:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to 256, got {raw!r}")
+    return int(raw)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="frontdoor", description="The public reporting front door of an Internet hotline.")
     sub = p.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API (and the embedded Redis when FRONTDOOR_REDIS_URL is unset)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=_workers, default=None,
+                       help="processes sharing the web and SMTP ports, under one supervisor (default: one per CPU core)")
+    serve.add_argument("--worker-of", type=int, default=None, help=argparse.SUPPRESS)  # the supervisor's pid
+    serve.add_argument("--background", action="store_true", help=argparse.SUPPRESS)  # housekeeping, outbox sender
+    serve.add_argument("--embedded-redis", default=None, help=argparse.SUPPRESS)  # the supervisor's embedded Redis
     analyst = sub.add_parser("analyst", help="manage analysts").add_subparsers(dest="action", required=True)
     add = analyst.add_parser("add", help="create an analyst and print their token once")
     add.add_argument("name")
@@ -261,8 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         logs.configure(settings.log_level)
         if args.command == "serve":
-            _serve(settings, args.host, args.port)
-            return 0
+            return _serve(settings, args)
         if args.command == "actions":
             _actions(settings, args.host, args.port)
             return 0

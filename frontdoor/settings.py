@@ -67,6 +67,8 @@ class EmailSettings:
     max_bytes: int = 1024 * 1024
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Not from the environment: `serve --workers N` sets it, so that N workers share the port (SO_REUSEPORT).
+    reuse_port: bool = False
 
     @property
     def enabled(self) -> bool:

@@ -107,12 +107,13 @@ def _start(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]
     assert proc.stdout is not None
     threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # up, and announced (by the supervisor, once every worker is up)
         try:
-            if _get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
+            if _get(f"http://127.0.0.1:{port}/healthz")[0] == 200 and "frontdoor is listening on" in "".join(lines):
                 break
         except OSError:  # not listening yet
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     return proc, lines
 
 

@@ -106,10 +106,10 @@ def test_serve_logs_each_redis_kill_once_and_its_end_once_without_tracebacks(tmp
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
     env.update(FRONTDOOR_REDIS_URL=own_redis.url, FRONTDOOR_DATA_DIR=str(tmp_path / "data"), FRONTDOOR_SMTP_PORT="0",
                FRONTDOOR_REQUEST_TIMEOUT_SECONDS="2", FRONTDOOR_RATE_CONVERSATIONS_PER_MINUTE="100000",
-               FRONTDOOR_RATE_MESSAGES_PER_MINUTE="100000")
+               FRONTDOOR_RATE_MESSAGES_PER_MINUTE="100000", FRONTDOOR_RATE_REPORTS_PER_MINUTE="100000")
     stderr = tmp_path / "stderr"
     with stderr.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port), "--workers", "1"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=err)
     stop = threading.Event()
     answers: list[Any] = []

@@ -78,7 +78,7 @@ class EmailChannel:
             lambda: SMTP(self, data_size_limit=settings.max_bytes, enable_SMTPUTF8=True,
                          hostname=settings.addresses[0].split("@", 1)[1], ident="frontdoor",
                          tls_context=context, require_starttls=False, loop=loop),
-            host=settings.host, port=settings.port)
+            host=settings.host, port=settings.port, reuse_port=settings.reuse_port or None)
         log.info("smtp listening on %s:%d", settings.host, settings.port)
         try:
             yield

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -43,6 +43,7 @@ import harness
 from frontdoor.storage.server import RedisServer
 
 KINDS = ("chat", "form", "api", "email")
+T = TypeVar("T")
 # The main report path through the chat, as the widget's buttons send it; None is the link, typed.
 CHAT_PATH = ("report", "csam", None, "website", "skip", "no", "other_adult", "skip", "skip", "send")
 REPORT_TO = "report@hotline.example"
@@ -72,7 +73,7 @@ class Refused(Exception):
     """A clear no (a 4xx other than 429, an SMTP 5xx): trying again would not help; counted, not retried."""
 
 
-async def until_acknowledged(tally: Tally, attempt: Callable[[], Awaitable[Any]], stop_at: float) -> Any:
+async def until_acknowledged(tally: Tally, attempt: Callable[[], Awaitable[T]], stop_at: float) -> T | None:
     """The careful client: the same submission again until it is acknowledged, timing the outage."""
     first_failure: float | None = None
     while True:
@@ -103,31 +104,38 @@ def check(status: int, expected: int, what: str) -> None:
     raise Unacknowledged(f"{what} {status}")
 
 
-async def api_reporter(session: aiohttp.ClientSession, base: str, tally: Tally, name: str, until: float,
-                       give_up: float) -> None:
+Submit = Callable[[str], Awaitable["str | None"]]  # a submission's marker -> its receipt ("" for e-mail), or None
+
+
+async def reporter(kind: str, name: str, tally: Tally, until: float, submit: Submit) -> None:
+    """One reporter of a channel: submission after submission until `until`, each to its end."""
     n = 0
     while time.monotonic() < until:
-        marker = f"api/{name}/{n}"
-        body = {"category": "csam", "urls": [f"https://example.com/soak/{marker}"], "description": "soak"}
-
-        async def attempt() -> str:
-            async with session.post(f"{base}/api/v1/reports", json=body, headers={"Idempotency-Key": f"soak-submission-{marker}"}) as r:
-                check(200 if r.status in (200, 201) else r.status, 200, "api")
-                return str((await r.json())["receipt"])
-
-        receipt = await until_acknowledged(tally, attempt, give_up)
+        marker = f"{kind}/{name}/{n}"
+        receipt = await submit(marker)
         if receipt is not None:
             tally.acknowledged.add(marker)
             tally.receipts[marker] = receipt
         n += 1
 
 
-async def form_reporter(session: aiohttp.ClientSession, base: str, tally: Tally, name: str, until: float,
-                        give_up: float) -> None:
-    n = 0
-    while time.monotonic() < until:
-        marker = f"form/{name}/{n}"
+def api_submit(session: aiohttp.ClientSession, base: str, tally: Tally, give_up: float) -> Submit:
+    async def submit(marker: str) -> str | None:
+        body = {"category": "csam", "urls": [f"https://example.com/soak/{marker}"], "description": "soak"}
 
+        async def attempt() -> str:
+            async with session.post(f"{base}/api/v1/reports", json=body,
+                                    headers={"Idempotency-Key": f"soak-submission-{marker}"}) as r:
+                check(r.status, 201, "api")  # a retry is answered 201 with the first receipt
+                return str((await r.json())["receipt"])
+
+        return await until_acknowledged(tally, attempt, give_up)
+
+    return submit
+
+
+def form_submit(session: aiohttp.ClientSession, base: str, tally: Tally, give_up: float) -> Submit:
+    async def submit(marker: str) -> str | None:
         async def page() -> dict[str, str]:
             async with session.get(f"{base}/report") as r:
                 check(r.status, 200, "form page")
@@ -135,7 +143,7 @@ async def form_reporter(session: aiohttp.ClientSession, base: str, tally: Tally,
 
         hidden = await until_acknowledged(tally, page, give_up)
         if hidden is None:
-            break
+            return None
         fields = {**hidden, "category": "csam", "urls": f"https://example.com/soak/{marker}", "description": "soak",
                   "where_seen": "website", "danger": "no", "role": "other_adult"}
 
@@ -147,19 +155,13 @@ async def form_reporter(session: aiohttp.ClientSession, base: str, tally: Tally,
                     raise Unacknowledged("form page without a receipt")
                 return found.group(0)
 
-        receipt = await until_acknowledged(tally, attempt, give_up)
-        if receipt is not None:
-            tally.acknowledged.add(marker)
-            tally.receipts[marker] = receipt
-        n += 1
+        return await until_acknowledged(tally, attempt, give_up)
+
+    return submit
 
 
-async def chat_reporter(session: aiohttp.ClientSession, base: str, tally: Tally, name: str, until: float,
-                        give_up: float) -> None:
-    n = 0
-    while time.monotonic() < until:
-        marker = f"chat/{name}/{n}"
-
+def chat_submit(session: aiohttp.ClientSession, base: str, tally: Tally, give_up: float) -> Submit:
+    async def submit(marker: str) -> str | None:
         async def start() -> str:
             async with session.post(f"{base}/api/v1/conversations", json={"locale": "en"}) as r:
                 check(r.status, 201, "chat start")
@@ -167,7 +169,7 @@ async def chat_reporter(session: aiohttp.ClientSession, base: str, tally: Tally,
 
         token = await until_acknowledged(tally, start, give_up)
         if token is None:
-            break
+            return None
         reply: dict[str, Any] | None = None
         for turn, answer in enumerate(CHAT_PATH):
             body = {"payload": answer} if answer is not None else {"text": f"https://example.com/soak/{marker}"}
@@ -181,13 +183,14 @@ async def chat_reporter(session: aiohttp.ClientSession, base: str, tally: Tally,
 
             reply = await until_acknowledged(tally, send, give_up)
             if reply is None:
-                break
+                return None
         if reply is not None and reply.get("state") == "submitted" and reply.get("receipt"):
-            tally.acknowledged.add(marker)
-            tally.receipts[marker] = str(reply["receipt"])
-        elif reply is not None:
-            tally.refused[f"chat ended {reply.get('state')}"] += 1
-        n += 1
+            return str(reply["receipt"])
+        tally.refused[f"chat ended {reply and reply.get('state')}"] += 1
+        tally.refusals += 1
+        return None
+
+    return submit
 
 
 def email_message(marker: str) -> bytes:
@@ -197,25 +200,23 @@ def email_message(marker: str) -> bytes:
             ).encode()
 
 
-async def email_reporter(port: int, tally: Tally, name: str, until: float, give_up: float) -> None:
-    n = 0
-    while time.monotonic() < until:
-        marker = f"email/{name}/{n}"
+def email_submit(port: int, tally: Tally, give_up: float) -> Submit:
+    async def submit(marker: str) -> str | None:
         raw = email_message(marker)
 
-        def send() -> bool:
+        def send() -> str:
             try:
                 with smtplib.SMTP("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S) as smtp:
                     smtp.sendmail("reporter@example.org", [REPORT_TO], raw)
-                return True
+                return ""  # the receipt goes out in the auto-reply, not over SMTP
             except smtplib.SMTPResponseException as exc:
                 raise (Refused if exc.smtp_code >= 500 else Unacknowledged)(f"smtp {exc.smtp_code}") from None
             except (smtplib.SMTPException, OSError) as exc:
                 raise Unacknowledged(f"smtp {type(exc).__name__}") from None
 
-        if await until_acknowledged(tally, lambda: asyncio.to_thread(send), give_up):
-            tally.acknowledged.add(marker)
-        n += 1
+        return await until_acknowledged(tally, lambda: asyncio.to_thread(send), give_up)
+
+    return submit
 
 
 # -- the servers -----------------------------------------------------------------------------------
@@ -344,12 +345,12 @@ async def load(service: Service, seconds: float, clients: int, interval_s: float
     give_up = until + 120.0  # after the last fault, what is unacknowledged has two minutes to get through
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        reporters = []
-        for i in range(clients):
-            reporters += [chat_reporter(session, service.base, tallies["chat"], str(i), until, give_up),
-                          form_reporter(session, service.base, tallies["form"], str(i), until, give_up),
-                          api_reporter(session, service.base, tallies["api"], str(i), until, give_up),
-                          email_reporter(service.smtp_port, tallies["email"], str(i), until, give_up)]
+        submits = {"chat": chat_submit(session, service.base, tallies["chat"], give_up),
+                   "form": form_submit(session, service.base, tallies["form"], give_up),
+                   "api": api_submit(session, service.base, tallies["api"], give_up),
+                   "email": email_submit(service.smtp_port, tallies["email"], give_up)}
+        reporters = [reporter(kind, str(i), tallies[kind], until, submit)
+                     for i in range(clients) for kind, submit in submits.items()]
         await asyncio.gather(chaos(service, until, interval_s, kills), *reporters)
     return tallies, kills
 

@@ -74,6 +74,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             _run_app(settings, url, host, port, announce=announce)
             return 0
         load_secret(settings)  # made here, once: N workers at once would race to create it
+        asyncio.run(_refuse_volatile(settings, url))  # once, before any worker: one message, not N
         base = [sys.executable, "-m", "frontdoor", "serve", "--host", host, "--port", str(port),
                 "--worker-of", str(os.getpid())]
         if settings.redis_url is None:
@@ -84,6 +85,20 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
         supervisor = Supervisor(command, workers, grace_s=_shutdown_timeout_s(settings) + 5)
         return asyncio.run(supervisor.run(announce))
+
+
+async def _refuse_volatile(settings: Settings, url: str) -> None:
+    """The app's own start-up check (storage/persistence.py), asked by the supervisor first. A Redis
+    that cannot be reached is left to the workers, which start anyway and answer 503 until it is back."""
+    from .storage.persistence import check_persistence
+
+    redis = connect(url)
+    try:
+        await check_persistence(redis, allow_volatile=settings.allow_volatile_redis)
+    except UNAVAILABLE:
+        pass
+    finally:
+        await redis.aclose()
 
 
 def _shutdown_timeout_s(settings: Settings) -> float:

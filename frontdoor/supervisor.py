@@ -81,7 +81,9 @@ class Supervisor:
             all_ready: asyncio.Future[Any] = asyncio.gather(*(ready.wait() for ready in self._ready))
             stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
             await asyncio.wait({all_ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            all_ready.cancel()
+            all_ready.cancel()  # stopping before every worker was ready: no one waits for the rest
+            with contextlib.suppress(asyncio.CancelledError):
+                await all_ready  # retrieved, so asyncio has no "exception never retrieved" to report
             if not self._stopping.is_set():
                 await on_ready()
             await stopping

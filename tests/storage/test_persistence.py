@@ -28,16 +28,19 @@ def persistence_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "frontdoor.storage.persistence"]
 
 
-def test_serve_refuses_a_redis_that_keeps_nothing_and_says_how_to_allow_it(tmp_path: Path, start_redis) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])  # one process, or the supervisor before any worker starts
+def test_serve_refuses_a_redis_that_keeps_nothing_and_says_how_to_allow_it(tmp_path: Path, start_redis, workers) -> None:
     volatile = start_redis(persist=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
     env.update(FRONTDOOR_REDIS_URL=volatile.url, FRONTDOOR_DATA_DIR=str(tmp_path / "data"), FRONTDOOR_SMTP_PORT="0")
-    result = subprocess.run([sys.executable, "-m", "frontdoor", "serve", "--port", str(free_port())], env=env,
+    result = subprocess.run([sys.executable, "-m", "frontdoor", "serve", "--port", str(free_port()), "--workers", workers],
+                            env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("frontdoor: Redis keeps nothing on disk")
     assert "FRONTDOOR_ALLOW_VOLATILE_REDIS=1" in result.stderr
     assert "Traceback" not in result.stderr and "listening" not in result.stdout  # refused before serving
+    assert result.stderr.count("keeps nothing on disk") == 1 and "worker started" not in result.stderr
 
 
 @pytest.mark.parametrize("persist, extra, logged", [

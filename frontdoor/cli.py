@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -131,6 +132,8 @@ def _run_app(settings: Settings, url: str, host: str, port: int, *, announce: Ca
 
         app.on_startup.append(announcing)
     app.on_startup.append(settle_heap_on_startup)
+    stop_asked: list[float] = []
+    app.on_shutdown.append(lambda _app: _note_time(stop_asked))  # the signal has come: the drain starts now
     # keepalive_timeout is aiohttp's header deadline too: from 3.14.4 its timer runs from the
     # connection's start, and closes a connection still waiting for a whole request head when it
     # fires (bytes trickling in do not reset it), as it does after an answer. Request bodies are
@@ -138,6 +141,12 @@ def _run_app(settings: Settings, url: str, host: str, port: int, *, announce: Ca
     web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop(),
                 reuse_port=shared or None, shutdown_timeout=_shutdown_timeout_s(settings),
                 keepalive_timeout=settings.header_timeout_s)
+    if not shared and stop_asked:  # a worker says nothing: its supervisor says it once, for all
+        log.info("stopped: requests drained in %.1f s", time.monotonic() - stop_asked[0])
+
+
+async def _note_time(into: list[float]) -> None:
+    into.append(time.monotonic())
 
 
 def _announce(settings: Settings, url: str, host: str, port: int, token: str | None) -> None:
@@ -150,10 +159,14 @@ def _announce(settings: Settings, url: str, host: str, port: int, token: str | N
         f"  analyst API:     {base}/api/v1/analyst/claim, /cases, /stats  (Authorization: Bearer <token>)",
         f"  health:          {base}/healthz  {base}/readyz",
         f"  chat widget:     {base}/  (a sample page)  and the no-JavaScript form {base}/report",
+        f"  receipts:        {base}/receipt  (check a receipt code without JavaScript)",
     ]
     email = settings.email
     if email.enabled:
         lines.append(f"  e-mail:          smtp://{email.host}:{email.port} for {', '.join(email.addresses)}")
+        if email.relay is None:  # once per serve, here in the announcement: not once per worker
+            log.warning("e-mail: FRONTDOOR_SMTP_RELAY is unset, so no auto-reply is sent and an e-mail reporter "
+                        "never learns a receipt code")
     lines.append(f"  redis:           {_safe(url)}{embedded}")
     print("\n".join(lines), flush=True)
     if token:

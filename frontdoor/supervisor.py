@@ -40,6 +40,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -68,6 +69,7 @@ class Supervisor:
         self._workers = workers
         self._grace_s = grace_s
         self._stopping = asyncio.Event()
+        self._stop_asked = 0.0  # monotonic: when SIGTERM or SIGINT came, for the one line that says we stopped
         self._ready = [asyncio.Event() for _ in range(workers)]
         self._exit = 0
 
@@ -92,10 +94,14 @@ class Supervisor:
             await asyncio.gather(*slots, return_exceptions=True)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+            log.info("stopped: %d workers drained and exited in %.1f s", self._workers,
+                     time.monotonic() - (self._stop_asked or time.monotonic()))
         return self._exit
 
     def stop(self) -> None:
         """What SIGTERM and SIGINT do: every worker is sent SIGTERM, and `run` returns once they exited."""
+        if not self._stopping.is_set():
+            self._stop_asked = time.monotonic()
         self._stopping.set()
 
     async def _keep(self, slot: int) -> None:

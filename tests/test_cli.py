@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -86,6 +87,7 @@ def test_analyst_add_and_queue_stats_against_a_redis_url(tmp_path: Path, redis_u
     assert again.returncode == 1 and "exists" in again.stderr
     stats = _cli(tmp_path, "queue", "stats", FRONTDOOR_REDIS_URL=redis_url)
     assert stats.returncode == 0, stats.stderr
+    assert stats.stdout.endswith("}\n")  # a shell prompt after it starts on its own line
     assert json.loads(stats.stdout)["queue"]["normal"] == {"in_queue": 0, "claimed": 0}
 
 
@@ -197,3 +199,27 @@ def test_outbox_lists_retries_and_drops_dead_letters_naming_no_recipient(tmp_pat
     assert _cli(tmp_path, "outbox", "list", **env).stdout.startswith("1 waiting to be sent, 0 dead letters.")
     nothing = _cli(tmp_path, "outbox", "retry", **env)
     assert nothing.returncode == 1 and "--all" in nothing.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_start_up_names_the_missing_relay_once_and_shutdown_says_how_long_the_drain_took(
+        tmp_path: Path, start_redis, workers: str) -> None:  # type: ignore[no-untyped-def]
+    from support.serve import Serve
+
+    serve = Serve(tmp_path, "--workers", workers, FRONTDOOR_REDIS_URL=start_redis(persist=False).url)
+    serve.wait_ready()
+    assert serve.stop(signal.SIGTERM) == 0, serve.output
+    relay = [line for line in serve.lines if "FRONTDOOR_SMTP_RELAY" in line]
+    assert len(relay) == 1 and "receipt code" in relay[0], serve.output
+    stopped = [line for line in serve.lines if "stopped:" in line]
+    assert len(stopped) == 1 and re.search(r"drained.* in \d+\.\d s", stopped[0]), serve.output
+
+
+def test_no_relay_warning_when_a_relay_is_set(tmp_path: Path, start_redis) -> None:  # type: ignore[no-untyped-def]
+    from support.serve import Serve
+
+    serve = Serve(tmp_path, "--workers", "1", FRONTDOOR_REDIS_URL=start_redis(persist=False).url,
+                  FRONTDOOR_SMTP_RELAY=f"127.0.0.1:{free_port()}")
+    serve.wait_ready()
+    assert serve.stop() == 0, serve.output
+    assert "FRONTDOOR_SMTP_RELAY" not in serve.output and "e-mail:" in serve.output

@@ -13,7 +13,7 @@ and no more than `burst` + `rate_per_s` x `max_wait_s` wait at once in all proce
 
 The price: under a flood, real reporters' look-ups wait (up to `max_wait_s`) or are refused like
 the guesser's. A receipt only tells a coarse status, and a reporter can try again later; a report
-itself never passes here. README "Abuse limits" computes what a guesser at the rate can expect.
+itself never passes here. docs/operations.md ("Abuse limits") computes what a guesser at the rate can expect.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ node is asked, since any of them may hold a shard.
 A managed Redis may refuse CONFIG (renamed, or denied by its ACL): then INFO's persistence section
 is asked, which tells an AOF and snapshots already taken, but not a snapshot schedule. When neither
 tells, start-up goes on with a warning: refusing would lock out every managed service that persists
-on its own terms, and the README says to check it by hand.
+on its own terms, and docs/operations.md says to check it by hand.
 """
 
 from __future__ import annotations

@@ -8,14 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from frontdoor.errors import ConfigError
+from support.serve import Serve, http_json
 from support.servers import free_port
 from frontdoor.settings import Settings
 
@@ -91,66 +89,31 @@ def test_analyst_add_and_queue_stats_against_a_redis_url(tmp_path: Path, redis_u
     assert json.loads(stats.stdout)["queue"]["normal"] == {"in_queue": 0, "claimed": 0}
 
 
-def _get(url: str, body: dict | None = None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def _start(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
-    """Start `frontdoor serve`; a thread collects its output so nothing is lost in a buffer."""
-    proc = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=_env(tmp_path), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    assert proc.stdout is not None
-    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # up, and announced (by the supervisor, once every worker is up)
-        try:
-            if _get(f"http://127.0.0.1:{port}/healthz")[0] == 200 and "frontdoor is listening on" in "".join(lines):
-                break
-        except OSError:  # not listening yet
-            pass
-        time.sleep(0.1)
-    return proc, lines
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
-    time.sleep(0.1)  # let the reader thread drain the pipe
-    assert proc.returncode == 0
-
-
 def test_serve_runs_an_embedded_redis_and_keeps_reports(tmp_path: Path) -> None:
-    port = free_port()
-    proc, lines = _start(tmp_path, port)
+    serve = Serve(tmp_path)
     try:
-        text = "".join(lines)
-        assert f"http://127.0.0.1:{port}/api/v1/openapi.json" in text
-        assert "/api/v1/analyst/claim" in text and "embedded" in text
-        assert _get(f"http://127.0.0.1:{port}/readyz") == (200, {"status": "ready"})
-        status, body = _get(f"http://127.0.0.1:{port}/api/v1/reports", {"category": "csam", "urls": ["https://example.com/kept"]})
+        serve.wait_ready()
+        assert f"{serve.base}/api/v1/openapi.json" in serve.output
+        assert "/api/v1/analyst/claim" in serve.output and "embedded" in serve.output
+        assert http_json(f"{serve.base}/readyz") == (200, {"status": "ready"})
+        status, body = http_json(f"{serve.base}/api/v1/reports", {"category": "csam", "urls": ["https://example.com/kept"]})
         assert status == 201
         receipt = body["receipt"]
     finally:
-        _stop(proc)
-    assert "Token (shown only now" in "".join(lines)
+        assert serve.stop() == 0, serve.output
+    assert "Token (shown only now" in serve.output
     redis_dir = tmp_path / "data" / "redis"
     assert (redis_dir / "appendonly.aof").exists() or (redis_dir / "appendonlydir").is_dir()
     assert not (redis_dir / "redis.sock").exists()  # the embedded server stopped with us
     assert (tmp_path / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
 
-    proc, lines = _start(tmp_path, port)
+    again = Serve(tmp_path, port=serve.port)
     try:
-        assert _get(f"http://127.0.0.1:{port}/api/v1/receipts/{receipt}") == (200, {"status": "received"})
+        again.wait_ready()
+        assert http_json(f"{again.base}/api/v1/receipts/{receipt}") == (200, {"status": "received"})
     finally:
-        _stop(proc)
-    assert "http://127.0.0.1" in "".join(lines) and "Token" not in "".join(lines)  # the first analyst is created once
+        assert again.stop() == 0, again.output
+    assert "http://127.0.0.1" in again.output and "Token" not in again.output  # the first analyst is created once
 
 
 def test_outbox_lists_retries_and_drops_dead_letters_naming_no_recipient(tmp_path: Path, redis_url: str) -> None:
@@ -204,8 +167,6 @@ def test_outbox_lists_retries_and_drops_dead_letters_naming_no_recipient(tmp_pat
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_start_up_names_the_missing_relay_once_and_shutdown_says_how_long_the_drain_took(
         tmp_path: Path, start_redis, workers: str) -> None:  # type: ignore[no-untyped-def]
-    from support.serve import Serve
-
     serve = Serve(tmp_path, "--workers", workers, FRONTDOOR_REDIS_URL=start_redis(persist=False).url)
     serve.wait_ready()
     assert serve.stop(signal.SIGTERM) == 0, serve.output
@@ -216,8 +177,6 @@ def test_start_up_names_the_missing_relay_once_and_shutdown_says_how_long_the_dr
 
 
 def test_no_relay_warning_when_a_relay_is_set(tmp_path: Path, start_redis) -> None:  # type: ignore[no-untyped-def]
-    from support.serve import Serve
-
     serve = Serve(tmp_path, "--workers", "1", FRONTDOOR_REDIS_URL=start_redis(persist=False).url,
                   FRONTDOOR_SMTP_RELAY=f"127.0.0.1:{free_port()}")
     serve.wait_ready()

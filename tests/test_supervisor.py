@@ -7,12 +7,9 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
 import signal
 import smtplib
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -25,33 +22,20 @@ import redis.asyncio as aioredis
 
 from frontdoor.storage import keys
 from frontdoor.supervisor import Supervisor
-from support.servers import free_port
+from support.serve import Serve
 
 ADDRESS = "report@hotline.test"
 SECRET = "supervisor-test-secret-" + "s" * 32
 
 
-class Served:
+class Served(Serve):
     """The supervisor's process, its output (stdout and stderr) collected by a thread."""
 
     def __init__(self, tmp_path: Path, redis_url: str, workers: int = 2) -> None:
-        self.port, self.smtp_port = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
-        env.update(FRONTDOOR_REDIS_URL=redis_url, FRONTDOOR_ALLOW_VOLATILE_REDIS="1", FRONTDOOR_DATA_DIR="data",
-                   FRONTDOOR_SMTP_PORT=str(self.smtp_port), FRONTDOOR_REPORT_ADDRESSES=ADDRESS,
-                   FRONTDOOR_SECRET_KEY=SECRET, FRONTDOOR_RATE_REPORTS_PER_MINUTE="100000")  # one test client, many reports
-        self.proc = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(self.port),
-                                      "--workers", str(workers)], env=env, cwd=tmp_path,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        assert self.proc.stdout is not None
-        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),  # type: ignore[union-attr]
-                         daemon=True).start()
+        super().__init__(tmp_path, "--workers", str(workers), FRONTDOOR_REDIS_URL=redis_url,
+                         FRONTDOOR_REPORT_ADDRESSES=ADDRESS, FRONTDOOR_SECRET_KEY=SECRET)
+        self.smtp_port = int(self.env["FRONTDOOR_SMTP_PORT"])
         self.wait_until(lambda: "frontdoor is listening on" in self.output, "the announcement")
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
 
     def wait_until(self, check: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -88,13 +72,8 @@ class Served:
         finally:
             conn.close()
 
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=20)
-        finally:
-            time.sleep(0.1)  # let the reader thread drain the pipe
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        return super().stop(sig)
 
 
 @pytest.fixture

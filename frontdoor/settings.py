@@ -89,7 +89,7 @@ class OutboxSettings:
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    """The Prometheus endpoint (frontdoor/metrics.py): a port of its own, off unless asked, so that
+    """The Prometheus endpoint (frontdoor/metrics/): a port of its own, off unless asked, so that
     the public port never answers for it and tests and tools never bind it by accident."""
 
     port: int = 0

@@ -276,3 +276,49 @@ def test_two_workers_one_scrape_sums_both_and_a_replaced_worker_keeps_its_counts
 
     assert serving.stop() == 0
     assert not private.exists()  # wiped with the supervisor, as the library requires between runs
+
+
+async def test_a_scrape_answers_when_redis_is_away_and_a_taken_port_is_one_config_line(keyring: Any) -> None:
+    import socket
+
+    from aiohttp import ClientSession
+
+    from frontdoor.errors import ConfigError
+    from frontdoor.metrics.exporter import Exporter
+    from frontdoor.metrics.gauges import RedisGauges
+    from frontdoor.outbox import Outbox
+    from frontdoor.queue import TriageQueue
+    from frontdoor.settings import MetricsSettings, OutboxSettings
+    from frontdoor.storage.client import connect
+
+    away = connect(f"redis://127.0.0.1:{free_port()}")  # nothing listens there
+    gauges = RedisGauges(away, TriageQueue(away), Outbox(away, keyring, OutboxSettings(), ["email"]))
+    port = free_port()
+    try:
+        async with Exporter(MetricsSettings(port=port), gauges).serving():
+            async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert response.status == 200
+                text = await response.text()
+        assert sample(text, "frontdoor_redis_up") == 0
+        assert "frontdoor_queue_cases" not in text and "frontdoor_reports_total" in text
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            busy = MetricsSettings(port=taken.getsockname()[1])
+            with pytest.raises(ConfigError, match="FRONTDOOR_METRICS_PORT: cannot listen on 127.0.0.1:"):
+                async with Exporter(busy, gauges).serving():
+                    pass
+    finally:
+        await away.aclose()
+
+
+def test_metrics_settings_are_off_unless_a_port_is_given() -> None:
+    from frontdoor.errors import ConfigError
+    from frontdoor.settings import Settings
+
+    assert not Settings.from_env({}).metrics.enabled
+    on = Settings.from_env({"FRONTDOOR_METRICS_PORT": "9108", "FRONTDOOR_METRICS_TOKEN": TOKEN}).metrics
+    assert (on.enabled, on.host, on.port, on.token) == (True, "127.0.0.1", 9108, TOKEN)
+    assert TOKEN not in repr(on)
+    with pytest.raises(ConfigError, match="FRONTDOOR_METRICS_TOKEN must be at least 32"):
+        Settings.from_env({"FRONTDOOR_METRICS_TOKEN": "short"})
+    with pytest.raises(ConfigError, match="FRONTDOOR_METRICS_PORT must be between"):
+        Settings.from_env({"FRONTDOOR_METRICS_PORT": "70000"})

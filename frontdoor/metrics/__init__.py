@@ -28,8 +28,10 @@ that matched no route), status classes are "2xx" to "5xx".
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -53,7 +55,12 @@ def report_accepted(channel: str) -> None:
 
 def answered(status: int, route: str) -> None:
     """One HTTP answer. `route` is a route pattern (logs.AccessLogger reads it), never a path."""
-    ANSWERS.labels(f"{status // 100}xx" if 100 <= status <= 599 else "other", route).inc()
+    _answers(status // 100 if 100 <= status <= 599 else 0, route).inc()
+
+
+@functools.cache  # a few routes times five classes; skips labels()'s lock and lookup on every answer
+def _answers(hundreds: int, route: str) -> Any:
+    return ANSWERS.labels(f"{hundreds}xx" if hundreds else "other", route)
 
 
 def _channel(channel: str) -> str:

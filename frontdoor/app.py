@@ -36,6 +36,10 @@ from .http.pace import Pace
 from .http.ratelimit import RateLimiter, RequestLimits
 from .http.security import security_middleware
 from .keyring import Keyring, load_secret
+from . import metrics
+from .metrics.exporter import Exporter, Supervised
+from .metrics.gauges import RedisGauges
+from .metrics.intake import CountingIntake
 from .outbox import Outbox, OutboxSender
 from .prevention_content import Catalog, load_catalog
 from .queue import TriageQueue
@@ -89,7 +93,7 @@ def build_parts(settings: Settings, redis_url: str, channels: Mapping[str, Chann
     keyring = Keyring(load_secret(settings))
     queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
                         retention_ms=settings.retention_days * 86_400_000)
-    intake = ReportIntake(queue, keyring, default_region=settings.hotline.country)
+    intake = CountingIntake(queue, keyring, default_region=settings.hotline.country)
     catalog = load_catalog()
     store = ConversationStore(redis, idle_ttl_s=settings.conversation_idle_s)
     dialog = Dialog(store, intake, keyring, catalog, default_region=settings.hotline.country,
@@ -105,11 +109,13 @@ def build_parts(settings: Settings, redis_url: str, channels: Mapping[str, Chann
 
 
 def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True, outbox_sender: bool = True,
-               channels: Mapping[str, ChannelFactory] = CHANNELS) -> web.Application:
+               channels: Mapping[str, ChannelFactory] = CHANNELS, metrics_endpoint: bool = True) -> web.Application:
     """`channels`: CHANNELS, unless a test brings a channel of its own. `housekeeping` and
-    `outbox_sender`: the background work, which `serve --workers N` runs in one worker of N."""
+    `outbox_sender`: the background work, which `serve --workers N` runs in one worker of N.
+    `metrics_endpoint`: serve FRONTDOOR_METRICS_PORT from this process (a worker's supervisor does instead)."""
     parts = build_parts(settings, redis_url, channels)
     running = {name: channel for name, make in channels.items() if (channel := make(parts)) is not None}
+    metrics.expect_channels([*running, "api"])
     guard = error_guard(settings.request_timeout_s, parts.outages)
     app = web.Application(middlewares=[security_middleware(settings.web, guard)],
                           client_max_size=settings.max_body_bytes)
@@ -123,7 +129,29 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
     analyst.add_routes(app)
     app.cleanup_ctx.append(lambda _app: _lifecycle(parts, running, housekeeping=housekeeping,
                                                              outbox_sender=outbox_sender))
+    if settings.metrics.enabled and metrics_endpoint:
+        exporter = Exporter(settings.metrics, RedisGauges(parts.redis, parts.queue, parts.outbox))
+        app.cleanup_ctx.append(lambda _app: exporter.serving())
     return app
+
+
+def supervised_metrics(settings: Settings, redis_url: str) -> Supervised | None:
+    """The metrics endpoint of `serve --workers N`, in the supervisor (metrics/exporter.py), with a
+    Redis client of its own for the gauges, made and closed in the supervisor's event loop."""
+    if not settings.metrics.enabled:
+        return None
+
+    @contextlib.asynccontextmanager
+    async def gauges() -> AsyncIterator[RedisGauges]:
+        redis = connect(redis_url)
+        queue = TriageQueue(redis, shards=settings.queue_shards)
+        try:
+            yield RedisGauges(redis, queue, Outbox(redis, Keyring(load_secret(settings)), settings.outbox, CHANNELS))
+        finally:
+            await queue.aclose()
+            await redis.aclose()
+
+    return Supervised(settings.metrics, gauges)
 
 
 async def _lifecycle(parts: Parts, channels: Mapping[str, Channel], *, housekeeping: bool,

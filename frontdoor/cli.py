@@ -84,7 +84,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         def command(background: bool) -> list[str]:
             return base + ["--background"] * background
 
-        supervisor = Supervisor(command, workers, grace_s=_shutdown_timeout_s(settings) + 5)
+        from .app import supervised_metrics
+
+        supervisor = Supervisor(command, workers, grace_s=_shutdown_timeout_s(settings) + 5,
+                                metrics=supervised_metrics(settings, url))
         return asyncio.run(supervisor.run(announce))
 
 
@@ -120,7 +123,7 @@ def _run_app(settings: Settings, url: str, host: str, port: int, *, announce: Ca
     shared = worker_of is not None
     if shared:
         settings = replace(settings, email=replace(settings.email, reuse_port=True))
-    app = create_app(settings, url, housekeeping=background, outbox_sender=background)
+    app = create_app(settings, url, housekeeping=background, outbox_sender=background, metrics_endpoint=not shared)
     if worker_of is not None:
         app.cleanup_ctx.append(watch_supervisor(worker_of))
         app.on_startup.append(report_ready)
@@ -167,6 +170,10 @@ def _announce(settings: Settings, url: str, host: str, port: int, token: str | N
         if email.relay is None:  # once per serve, here in the announcement: not once per worker
             log.warning("e-mail: FRONTDOOR_SMTP_RELAY is unset, so no auto-reply is sent and an e-mail reporter "
                         "never learns a receipt code")
+    metrics = settings.metrics
+    if metrics.enabled:
+        lines.append(f"  metrics:         http://{metrics.host}:{metrics.port}/metrics  (Prometheus"
+                     f"{'; Authorization: Bearer <FRONTDOOR_METRICS_TOKEN>' if metrics.token else ''})")
     lines.append(f"  redis:           {_safe(url)}{embedded}")
     print("\n".join(lines), flush=True)
     if token:

@@ -27,6 +27,8 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
+from .metrics import answered
+
 ACCESS_LOG = logging.getLogger("frontdoor.access")
 log = logging.getLogger("frontdoor")
 
@@ -235,7 +237,9 @@ class AccessLogger(AbstractAccessLogger):
     """Method, route pattern, status and time: no client address, no user agent, no path
     parameters (a receipt code in a URL would link a reporter to their report). It never raises:
     a request that failed to parse has no route (aiohttp's match_info then asserts) and may carry
-    any method at all; both are logged as "-"."""
+    any method at all; both are logged as "-". It sees every answer, those aiohttp made for a
+    request no handler saw included, so it is also where answers are counted (metrics/), whatever
+    the log level (aiohttp asks `enabled`, which is always true here)."""
 
     def __init__(self, logger: logging.Logger, log_format: str) -> None:
         super().__init__(ACCESS_LOG, log_format)  # ours, whatever aiohttp hands in: SafeFormatter trusts it
@@ -243,7 +247,9 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         try:
             method = request.method if request.method in _METHODS else "-"
-            self.logger.info("%s %s %s %.1fms", method, _route(request), int(response.status), time * 1000)
+            route, status = _route(request), int(response.status)
+            answered(status, route)
+            self.logger.info("%s %s %s %.1fms", method, route, status, time * 1000)
         except Exception:  # the access log must never be why a request fails
             self.logger.warning("an access log line could not be made")
 

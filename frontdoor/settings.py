@@ -88,6 +88,21 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """The Prometheus endpoint (frontdoor/metrics/): a port of its own, off unless asked, so that
+    the public port never answers for it and tests and tools never bind it by accident."""
+
+    port: int = 0
+    host: str = "127.0.0.1"
+    # When set, a scrape must send `Authorization: Bearer <token>`: for a metrics port off loopback.
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.port != 0
+
+
+@dataclass(frozen=True)
 class Settings:
     # None means "start the embedded Redis in data_dir" (make run on a bare machine).
     redis_url: str | None = None
@@ -115,6 +130,7 @@ class Settings:
     web: WebSettings = WebSettings()
     email: EmailSettings = EmailSettings()
     outbox: OutboxSettings = OutboxSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -173,6 +189,10 @@ class Settings:
         if actions_token is not None and len(actions_token) < 32:
             raise ConfigError(f"{_PREFIX}ACTIONS_TOKEN must be at least 32 characters long")
 
+        metrics_token = get("METRICS_TOKEN")
+        if metrics_token is not None and len(metrics_token) < 32:
+            raise ConfigError(f"{_PREFIX}METRICS_TOKEN must be at least 32 characters long")
+
         level = (get("LOG_LEVEL") or "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"{_PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -219,6 +239,11 @@ class Settings:
                 max_attempts=integer("OUTBOX_MAX_ATTEMPTS", 8, 1, 100),
                 first_retry_s=integer("OUTBOX_FIRST_RETRY_SECONDS", 30, 1, 3600),
                 ttl_s=integer("OUTBOX_TTL_HOURS", 72, 1, 24 * 30) * 3600,
+            ),
+            metrics=MetricsSettings(
+                port=integer("METRICS_PORT", 0, 0, 65535),
+                host=get("METRICS_HOST") or "127.0.0.1",
+                token=metrics_token,
             ),
         )
 

@@ -27,6 +27,11 @@ longer than the restart. While no background worker runs, nothing is lost: the o
 wait in their stream and housekeeping catches up on its next run. Lease expiry needs no worker: a
 claim takes over an entry whose lease (its idle time in the pending list) has lapsed.
 
+With FRONTDOOR_METRICS_PORT set, the supervisor also serves the metrics endpoint (metrics/): the
+workers count in prometheus_client's multiprocess mode, each into a file of its own in a private
+directory the supervisor made and named in their environment, and a scrape sums the files, so it sees
+every worker, the dead ones' counts included, and still answers while a worker is being replaced.
+
 A worker tells the supervisor it has started by writing one line, "ready", to its stdout (a pipe
 read here; anything else it prints is passed on). Only when every worker has said so does the
 supervisor announce the service and print the first analyst's token, once.
@@ -42,7 +47,10 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .metrics.exporter import Supervised
 
 log = logging.getLogger(__name__)
 READY = "ready"
@@ -64,10 +72,12 @@ class Supervisor:
     """`command(background)` is a worker's argv; `grace_s` how long a stopping worker may take
     before it is killed (its requests are bounded by the request timeout)."""
 
-    def __init__(self, command: Callable[[bool], Sequence[str]], workers: int, *, grace_s: float) -> None:
+    def __init__(self, command: Callable[[bool], Sequence[str]], workers: int, *, grace_s: float,
+                 metrics: Supervised | None = None) -> None:
         self._command = command
         self._workers = workers
         self._grace_s = grace_s
+        self._metrics = metrics
         self._stopping = asyncio.Event()
         self._stop_asked = 0.0  # monotonic: when SIGTERM or SIGINT came, for the one line that says we stopped
         self._ready = [asyncio.Event() for _ in range(workers)]
@@ -75,6 +85,10 @@ class Supervisor:
 
     async def run(self, on_ready: Callable[[], Awaitable[None]]) -> int:
         """Until SIGTERM or SIGINT (or a worker's configuration error: then that exit code)."""
+        async with self._metrics.serving() if self._metrics is not None else contextlib.nullcontext():
+            return await self._supervise(on_ready)
+
+    async def _supervise(self, on_ready: Callable[[], Awaitable[None]]) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -111,6 +125,8 @@ class Supervisor:
         while not self._stopping.is_set():
             began = loop.time()
             pid, code = await self._run_one(slot)
+            if self._metrics is not None:
+                self._metrics.worker_gone(pid, replaced=not self._stopping.is_set() and code != CONFIG_ERROR_EXIT)
             if self._stopping.is_set():
                 return
             if code == CONFIG_ERROR_EXIT:
@@ -127,8 +143,9 @@ class Supervisor:
 
     async def _run_one(self, slot: int) -> tuple[int, int]:
         """One worker's life: its pid and exit code. Stopped with SIGTERM when the supervisor stops."""
+        env = {**os.environ, **self._metrics.env} if self._metrics is not None else None
         proc = await asyncio.create_subprocess_exec(*self._command(slot == 0), stdout=asyncio.subprocess.PIPE,
-                                                    start_new_session=True)
+                                                    start_new_session=True, env=env)
         reading = asyncio.create_task(self._read(proc, slot))
         stopping = asyncio.create_task(self._stopping.wait())
         await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -39,7 +39,6 @@ from .keyring import Keyring, load_secret
 from . import metrics
 from .metrics.exporter import Exporter, Supervised
 from .metrics.gauges import RedisGauges
-from .metrics.intake import CountingIntake
 from .outbox import Outbox, OutboxSender
 from .prevention_content import Catalog, load_catalog
 from .queue import TriageQueue
@@ -93,7 +92,7 @@ def build_parts(settings: Settings, redis_url: str, channels: Mapping[str, Chann
     keyring = Keyring(load_secret(settings))
     queue = TriageQueue(redis, shards=settings.queue_shards, lease_ms=settings.lease_s * 1000,
                         retention_ms=settings.retention_days * 86_400_000)
-    intake = CountingIntake(queue, keyring, default_region=settings.hotline.country)
+    intake = ReportIntake(queue, keyring, default_region=settings.hotline.country, on_queued=metrics.report_accepted)
     catalog = load_catalog()
     store = ConversationStore(redis, idle_ttl_s=settings.conversation_idle_s)
     dialog = Dialog(store, intake, keyring, catalog, default_region=settings.hotline.country,

@@ -15,6 +15,7 @@ block the retry, and the same id with different content is told apart (`Accepted
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,11 +43,14 @@ class Accepted:
 
 class ReportIntake:
     def __init__(self, queue: TriageQueue, keyring: Keyring, *, default_region: str | None = None,
-                 dedupe_ttl_s: int = DEDUPE_TTL_S) -> None:
+                 dedupe_ttl_s: int = DEDUPE_TTL_S, on_queued: Callable[[str], None] | None = None) -> None:
+        """`on_queued(channel)`: told of each report newly queued (the metrics count it), never of a
+        retry answered with the first receipt."""
         self._queue = queue
         self._keyring = keyring
         self._default_region = default_region
         self._dedupe_ttl_s = dedupe_ttl_s
+        self._on_queued = on_queued
 
     def dedupe_key(self, channel: str, *parts: str) -> str:
         """A dedupe id for what a client sent to name its retries (an Idempotency-Key, a form's token, a
@@ -88,6 +92,8 @@ class ReportIntake:
             if exc.code != "duplicate_report" or receipt is None:
                 raise
             return Accepted(report["id"], receipt, duplicate=True)
+        if self._on_queued is not None:
+            self._on_queued(str(report.get("channel", "")))
         return Accepted(submitted.report_id, submitted.receipt)
 
     async def status(self, receipt: str) -> str | None:

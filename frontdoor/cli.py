@@ -68,11 +68,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     workers = args.workers or default_workers()
     with redis_url_for(settings) as url:
-        async def announce() -> None:
-            _announce(settings, url, host, port, await _first_analyst(settings, url))
+        async def announcement() -> str:
+            return _announce(settings, url, host, port, await _first_analyst(settings, url))
+
+        async def announce() -> None:  # the supervisor's: every worker has said it listens
+            print(await announcement(), flush=True)
 
         if workers == 1:
-            _run_app(settings, url, host, port, announce=announce)
+            _run_app(settings, url, host, port, announcement=announcement)
             return 0
         load_secret(settings)  # made here, once: N workers at once would race to create it
         asyncio.run(_refuse_volatile(settings, url))  # once, before any worker: one message, not N
@@ -110,28 +113,33 @@ def _shutdown_timeout_s(settings: Settings) -> float:
     return settings.request_timeout_s + 1
 
 
-def _run_app(settings: Settings, url: str, host: str, port: int, *, announce: Callable[[], Awaitable[None]] | None = None,
+def _run_app(settings: Settings, url: str, host: str, port: int, *, announcement: Callable[[], Awaitable[str]] | None = None,
              worker_of: int | None = None, background: bool = True) -> None:
     """The server itself, until SIGTERM or SIGINT. A worker shares its ports with its siblings
-    (SO_REUSEPORT) and says "ready" to its supervisor instead of announcing itself."""
+    (SO_REUSEPORT) and says "ready" to its supervisor instead of announcing itself.
+
+    Both are said once the port is bound, through run_app's `print`, which aiohttp calls after every
+    site has started (its on_startup runs before the bind: a "ready" there let the supervisor
+    announce a port nobody listened on yet)."""
     from aiohttp import web
 
     from .app import create_app
     from .logs import AccessLogger
-    from .supervisor import report_ready, watch_supervisor
+    from .supervisor import READY, watch_supervisor
 
     shared = worker_of is not None
     if shared:
         settings = replace(settings, email=replace(settings.email, reuse_port=True))
     app = create_app(settings, url, housekeeping=background, outbox_sender=background, metrics_endpoint=not shared)
+    listening: list[str] = []  # what to say once the port is bound
     if worker_of is not None:
         app.cleanup_ctx.append(watch_supervisor(worker_of))
-        app.on_startup.append(report_ready)
+        listening.append(READY)
         log.info("worker started%s", " with the background work (housekeeping, outbox sender)" if background else "")
-    elif announce is not None:
+    elif announcement is not None:
         async def announcing(_app: web.Application) -> None:
-            # After the app's start-up (cleanup_ctx runs first): a Redis refused there prints nothing here.
-            await announce()
+            # After the app's start-up (cleanup_ctx runs first): a Redis refused there says nothing here.
+            listening.append(await announcement())
 
         app.on_startup.append(announcing)
     app.on_startup.append(settle_heap_on_startup)
@@ -141,7 +149,8 @@ def _run_app(settings: Settings, url: str, host: str, port: int, *, announce: Ca
     # connection's start, and closes a connection still waiting for a whole request head when it
     # fires (bytes trickling in do not reset it), as it does after an answer. Request bodies are
     # bounded by the request deadline (http/errors.py).
-    web.run_app(app, host=host, port=port, access_log_class=AccessLogger, print=None, loop=new_event_loop(),
+    web.run_app(app, host=host, port=port, access_log_class=AccessLogger, loop=new_event_loop(),
+                print=lambda _aiohttp_banner: print("\n".join(listening), flush=True) if listening else None,
                 reuse_port=shared or None, shutdown_timeout=_shutdown_timeout_s(settings),
                 keepalive_timeout=settings.header_timeout_s)
     if not shared and stop_asked:  # a worker says nothing: its supervisor says it once, for all
@@ -152,7 +161,8 @@ async def _note_time(into: list[float]) -> None:
     into.append(time.monotonic())
 
 
-def _announce(settings: Settings, url: str, host: str, port: int, token: str | None) -> None:
+def _announce(settings: Settings, url: str, host: str, port: int, token: str | None) -> str:
+    """Where everything is, and the first analyst's token once; the missing relay is logged here, once per serve."""
     base = f"http://{host}:{port}"
     embedded = "" if settings.redis_url else f" (embedded, data in {Path(settings.data_dir).resolve() / 'redis'})"
     lines = [
@@ -175,9 +185,9 @@ def _announce(settings: Settings, url: str, host: str, port: int, token: str | N
         lines.append(f"  metrics:         http://{metrics.host}:{metrics.port}/metrics  (Prometheus"
                      f"{'; Authorization: Bearer <FRONTDOOR_METRICS_TOKEN>' if metrics.token else ''})")
     lines.append(f"  redis:           {_safe(url)}{embedded}")
-    print("\n".join(lines), flush=True)
     if token:
-        print(f"\nFirst analyst created: name 'admin', role supervisor.\n  Token (shown only now, keep it safe): {token}\n", flush=True)
+        lines.append(f"\nFirst analyst created: name 'admin', role supervisor.\n  Token (shown only now, keep it safe): {token}\n")
+    return "\n".join(lines)
 
 
 def _safe(url: str) -> str:

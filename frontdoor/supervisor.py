@@ -183,11 +183,6 @@ def _how(code: int) -> str:
 # -- the worker's side -----------------------------------------------------------------------------
 
 
-async def report_ready(_app: Any) -> None:
-    """For a worker's on_startup, after the app's own start-up (its cleanup contexts run first)."""
-    print(READY, flush=True)
-
-
 def watch_supervisor(supervisor_pid: int) -> Callable[[Any], AsyncIterator[None]]:
     """For a worker's cleanup_ctx: stop (as on SIGTERM, finishing requests) once the supervisor is
     gone, so a killed supervisor leaves no worker holding the ports."""

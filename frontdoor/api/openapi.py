@@ -126,9 +126,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": {"summary": "Look up a receipt code (posted, so it stays out of the URL): the report's status in plain words",
                  "description": "The API's look-up (the same per-client limit and global pace); a code that cannot be "
                                 "one is answered as an unknown code.",
-                 "requestBody": {"required": True, "content": {
-                     "application/x-www-form-urlencoded": {"schema": rules.receipt_fields()},
-                     "multipart/form-data": {"schema": rules.receipt_fields()}}},
+                 "requestBody": {"required": True, "content": {  # the page's form; multipart/form-data is read too
+                     "application/x-www-form-urlencoded": {"schema": rules.receipt_fields()}}},
                  "responses": {"200": _text("text/html", "The status"),
                                "404": _text("text/html", "No report has this code: the form again, saying so"),
                                "429": {**_text("text/html", "Too many look-ups: a page saying when to try again"),

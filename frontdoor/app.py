@@ -80,8 +80,8 @@ ChannelFactory = Callable[[Parts], "Channel | None"]
 # The channels the app runs, by the name reports carry. A factory answers None for a channel the
 # settings turn off.
 CHANNELS: Mapping[str, ChannelFactory] = {
-    "web": lambda p: WebChat(p.dialog, p.browser_limits),
-    "web_form": lambda p: WebForm(p.intake, p.catalog, p.browser_limits, p.settings.hotline),
+    "web": lambda p: WebChat(p.dialog, p.browser_limits, p.settings.hotline),
+    "web_form": lambda p: WebForm(p.intake, p.catalog, p.browser_limits, p.settings.hotline, p.receipt_pace),
     "email": lambda p: EmailChannel(p.intake, p.outbox, p.catalog, p.keyring, p.settings.email, p.settings.hotline,
                                     timeout_s=p.settings.request_timeout_s) if p.settings.email.enabled else None,
 }

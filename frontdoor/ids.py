@@ -17,6 +17,10 @@ from ulid import LaxMonotonicPolicy, ULIDGenerator
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
 RECEIPT_CHARS = 10  # 50 bits: unguessable at any rate limit a hotline would run
+# The code the reporter is shown as an example of the shape (letters and digits in both halves, as
+# real codes mix them): one constant, filled into every locale's {example}. No report has it unless
+# by a 1-in-2^50 draw, which would tell the guesser who tries it one coarse status.
+RECEIPT_EXAMPLE = "DWD2P-TS8B2"
 _ID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}-[0-9]{1,4}$")
 
 

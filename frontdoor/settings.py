@@ -25,8 +25,9 @@ _PREFIX = "FRONTDOOR_"
 class HotlineSettings:
     """Who the reporter is talking to: named on every page and in every message."""
 
-    # Shown to reporters in the greeting ("this is the ... reporting service").
-    name: str = "Hotline"
+    # Shown to reporters everywhere: the sample page, the form, the receipt pages, the dialog's greeting,
+    # e-mail replies.
+    name: str = "Example Hotline"  # a placeholder that reads sensibly in a demo; a hotline sets its own
     # ISO 3166-1 alpha-2 of the hotline's own country: most reporters write phone numbers
     # in its national format, so redaction reads them with this region when the reporter's is unknown.
     country: str | None = None
@@ -212,7 +213,7 @@ class Settings:
             actions_token=actions_token,
             allow_volatile_redis=boolean("ALLOW_VOLATILE_REDIS", False),
             hotline=HotlineSettings(
-                name=(get("HOTLINE_NAME") or "Hotline")[:80],
+                name=(get("HOTLINE_NAME") or HotlineSettings.name)[:80],
                 country=country,
                 public_url=_url("PUBLIC_URL", get("PUBLIC_URL") or "http://127.0.0.1:8080/"),
             ),

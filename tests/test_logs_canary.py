@@ -180,6 +180,14 @@ def through_the_form(port: int) -> None:
     assert request(port, "POST", "/report", broken, {"Content-Type": "multipart/form-data; boundary=b"})[0] in (400, 500)
 
 
+def through_the_receipt_page(port: int, receipts: list[str]) -> None:
+    """The no-JavaScript receipt page (/receipt) looks the codes up: posted codes are not logged either."""
+    for code in [*receipts, GUESSED_RECEIPT]:
+        body = urlencode({"code": code, "lang": "en"}).encode()
+        status, page = request(port, "POST", "/receipt", body, {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == (404 if code == GUESSED_RECEIPT else 200), page[-2000:]
+
+
 def through_email(port: int) -> None:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = f"Canary Reporter <{EMAIL}>", "report@localhost", DESCRIPTION
@@ -237,6 +245,7 @@ async def test_no_canary_in_any_output_nor_outside_the_report(servers: dict[str,
     token, *chat_receipts = through_the_chat(servers["web"])
     receipts += chat_receipts
     through_the_form(servers["web"])
+    through_the_receipt_page(servers["web"], receipts)
     through_email(servers["smtp"])
     through_the_action_server(servers["actions"])
     time.sleep(1.5)  # the outbox's first attempt at the e-mail's auto-reply, and whatever it logs

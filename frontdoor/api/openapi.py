@@ -118,6 +118,21 @@ PATHS: dict[str, dict[str, Any]] = {
                           "400": {"description": "The form with inline errors (HTML), or a body no browser sends (JSON)",
                                   "content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"schema": ERROR}}},
                           **_errors(413, 415, 429, 503)}}},
+    "/receipt": {
+        "get": {"summary": "The receipt page for browsers without JavaScript: a form for the receipt code", "parameters": [
+            {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "en, de or fr; anything else: the browser's language (Accept-Language)"}],
+            "responses": {"200": _text("text/html")}},
+        "post": {"summary": "Look up a receipt code (posted, so it stays out of the URL): the report's status in plain words",
+                 "description": "The API's look-up (the same per-client limit and global pace); a code that cannot be "
+                                "one is answered as an unknown code.",
+                 "requestBody": {"required": True, "content": {  # the page's form; multipart/form-data is read too
+                     "application/x-www-form-urlencoded": {"schema": rules.receipt_fields()}}},
+                 "responses": {"200": _text("text/html", "The status"),
+                               "404": _text("text/html", "No report has this code: the form again, saying so"),
+                               "429": {**_text("text/html", "Too many look-ups: a page saying when to try again"),
+                                       "headers": RETRY_AFTER},
+                               **_errors(400, 413, 415, 503)}}},
     "/api/v1/analyst/claim": {"post": _analyst(
         "Claim the next case (urgent lane first, then oldest) under a lease",
         {"200": _json(CASE, "The case, now yours"), "204": {"description": "The queue is empty"}})},

@@ -72,3 +72,12 @@ def form_fields() -> dict[str, Any]:
         "country": {"type": "string", "description": "ISO 3166-1 alpha-2; anything else is not given"},
         "lang": {"type": "string", "description": "en, de or fr; anything else: the browser's language"},
     }}
+
+
+def receipt_fields() -> dict[str, Any]:
+    """POST /receipt's fields. Any code may be sent: one that cannot be a receipt code is answered
+    like one no report has (404), so the document does not narrow it."""
+    return {"type": "object", "required": ["code"], "properties": {
+        "code": {"type": "string", "description": "The receipt code as typed (any case, spaces, dashes)"},
+        "lang": {"type": "string", "description": "en, de or fr; anything else: the browser's language"},
+    }}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from .. import ids
 from . import i18n
 from .messages import Expects, Message, QuickReply
 
@@ -56,6 +57,8 @@ SLOTS: dict[str, SlotSpec] = {s.name: s for s in (
 CHANGEABLE = ("category", "urls", "where_seen", "description", "danger", "role", "country", "when_seen")
 NO_LINK_CATEGORIES = ("grooming", "sextortion")
 URL_TRIES_BEFORE_NO_LINK = 3
+# Values a question's text names: the receipt code's shape is shown with the one example (ids.py).
+ASK_VALUES: dict[str, dict[str, str]] = {"receipt_code": {"example": ids.RECEIPT_EXAMPLE}}
 # Kept across a finished report or help request in the same conversation.
 STICKY = ("language", "country", "role")
 
@@ -139,7 +142,7 @@ def _fixed_question(name: str, locale: str) -> tuple[Message, ...]:
 
 def _ask(name: str, slots: dict[str, Any], locale: str) -> list[Message]:
     spec = SLOTS[name]
-    text = i18n.text(locale, spec.ask_key)
+    text = i18n.text(locale, spec.ask_key, **ASK_VALUES.get(name, {}))
     replies: tuple[QuickReply, ...] = ()
     if spec.expects == "choice" and name != "change_field":
         replies = choice_replies(spec, locale)

@@ -10,6 +10,7 @@ import pytest
 
 from support.dialog import GOOD, dialog_parts, last_question, walk, well_formed
 from support.redisdb import count_round_trips
+from frontdoor import ids
 from frontdoor.dialog import form, i18n
 from frontdoor.dialog.engine import Dialog
 from frontdoor.dialog.messages import ConversationKey, Inbound
@@ -172,7 +173,7 @@ async def test_receipt_code_check(dialog, key):
     turns = await walk(dialog, key, MAIN_PATH)
     receipt = turns[-1].receipt
     turn = await dialog.turn(key, Inbound(payload="receipt"))
-    assert last_question(turn) == i18n.text("en", "ask_receipt_code")
+    assert last_question(turn) == i18n.text("en", "ask_receipt_code", example=ids.RECEIPT_EXAMPLE)
     turn = await dialog.turn(key, Inbound(text="ZZZZZ-ZZZZZ"))
     assert turn.messages[0].text == i18n.text("en", "receipt_unknown")
     turn = await dialog.turn(key, Inbound(text=receipt.lower().replace("-", " ")))

@@ -20,6 +20,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from frontdoor import ids
 from frontdoor.reports import urls
 from frontdoor.dialog import form, i18n
 from frontdoor.dialog.engine import COMMANDS
@@ -105,6 +106,7 @@ def keys_built_in_code() -> set[str]:
     assert {"bad_host", "no_scheme", "private_address"} <= reasons, "UrlError reasons not found in reports/urls/"
     built |= {f"url_error.{reason}" for reason in reasons}
     built |= {f"receipt_status.{status}" for status in set(RECEIPT_STATUS.values())}
+    built |= {f"receipt.more.{status}" for status in set(RECEIPT_STATUS.values())}  # the receipt page's
     built |= {f"email.omitted.{name}" for name in Omitted().__dataclass_fields__}
     return built
 
@@ -120,6 +122,35 @@ def test_every_key_the_code_uses_is_in_english() -> None:
     missing = {k: where for k, where in keys_used_in_code().items() if k not in english}
     assert missing == {}
     assert sorted(keys_built_in_code() - english) == []
+
+
+# -- the receipt code's example ---------------------------------------------------------------------------
+
+CODE_SHAPE = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")  # anything a reader would take for a receipt code
+
+
+def test_the_example_receipt_code_has_the_shape_of_real_ones() -> None:
+    example = ids.RECEIPT_EXAMPLE
+    assert ids.canonical_receipt(example) == example  # the parser takes it as it is written
+    for half in example.split("-"):  # real codes mix letters and digits in both halves
+        assert any(c.isdigit() for c in half) and any(c.isalpha() for c in half), example
+    codes = [ids.new_receipt() for _ in range(200)]  # and the pattern the tests read codes with is theirs
+    assert all(CODE_SHAPE.fullmatch(code) and ids.canonical_receipt(code) == code for code in codes)
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_every_locale_shows_the_one_example_receipt_code(locale: str) -> None:
+    """The code appears in no locale file (one constant, ids.RECEIPT_EXAMPLE, fills {example}), and
+    what a reporter reads names exactly that code."""
+    for key in ("ask_receipt_code", "receipt.intro", "receipt.not_found"):
+        template = raw(locale)[key]
+        assert "example" in placeholders(template) and not CODE_SHAPE.search(template), (locale, key)
+    asked = form.ask("receipt_code", {}, locale)[-1].text
+    shown = [asked, i18n.text(locale, "receipt.intro", example=ids.RECEIPT_EXAMPLE)]
+    for text in shown:
+        assert CODE_SHAPE.findall(text) == [ids.RECEIPT_EXAMPLE], (locale, text)
+        assert "{" not in text, text
+    assert not any(CODE_SHAPE.search(v) for v in raw(locale).values()), locale
 
 
 # -- choices read differently -----------------------------------------------------------------------------

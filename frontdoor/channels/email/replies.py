@@ -54,7 +54,7 @@ class ReplyWriter:
         message = EmailMessage()
         message["From"] = self._from
         message["To"] = outbound.recipient
-        message["Subject"] = i18n.text(locale, "email.reply_subject", receipt=job["receipt"])
+        message["Subject"] = i18n.text(locale, "email.reply_subject", hotline=hotline.name, receipt=job["receipt"])
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = f"<reply.{outbound.id}@{self._domain}>"
         message["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer this

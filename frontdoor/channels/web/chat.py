@@ -1,8 +1,9 @@
 """The web channel: the conversation API the chat widget talks to, and the widget itself.
 
 A conversation's only key is a random token the widget holds in memory (no cookies); the
-token is hashed before it reaches Redis, like any sender id. The widget's files and the demo
-page are static and served from here, so a hotline embeds the chat with one script tag.
+token is hashed before it reaches Redis, like any sender id. The widget's files are static and
+served from here, so a hotline embeds the chat with one script tag; the sample page that shows it
+(`/`, templates/demo.html) is rendered with the hotline's name, the one setting every page uses.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 
 from ...dialog.engine import ConversationNotFound, Dialog
@@ -26,6 +28,7 @@ from ...http.errors import json_reply, read_json, read_object
 from ...http.idempotency import idempotency_key
 from ...http.ratelimit import RequestLimits
 from ...outbox import Outbound
+from ...settings import HotlineSettings
 from ..base import answers_in_request
 
 CHANNEL = "web"
@@ -33,8 +36,7 @@ STATIC = Path(__file__).parent / "static"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 MAX_TEXT_CHARS = 10_000
 _CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
-SERVED = {"/widget.js": "widget.js", "/widget.css": "widget.css", "/demo.css": "demo.css", "/": "demo.html",
-          "/form.css": "form.css"}
+SERVED = {"/widget.js": "widget.js", "/widget.css": "widget.css", "/demo.css": "demo.css", "/form.css": "form.css"}
 
 
 def _body(turn: Turn) -> dict[str, Any]:
@@ -45,21 +47,30 @@ def _body(turn: Turn) -> dict[str, Any]:
 class WebChat:
     """The chat widget's API: one request is one turn, answered in its response."""
 
-    def __init__(self, dialog: Dialog, limits: RequestLimits) -> None:
+    def __init__(self, dialog: Dialog, limits: RequestLimits, hotline: HotlineSettings) -> None:
         self._dialog = dialog
         self._limits = limits
+        self._hotline = hotline
         self._assets = _assets()
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         served = [web.get(route, _serve(asset)) for route, asset in self._assets.items()]
         return [web.post("/api/v1/conversations", self.start_conversation),
-                web.post("/api/v1/conversations/{token}/messages", self.post_message), *served]
+                web.post("/api/v1/conversations/{token}/messages", self.post_message), web.get("/", self.sample_page),
+                *served]
 
     def running(self) -> AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
 
     async def deliver(self, message: Outbound) -> None:
         raise answers_in_request(CHANNEL)
+
+    async def sample_page(self, request: web.Request) -> web.Response:
+        name = self._hotline.name
+        initials = "".join(word[0] for word in name.split()[:2]).upper() or name[:2]
+        response = aiohttp_jinja2.render_template("web/demo.html", request, {"hotline": name, "initials": initials})
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
 
     async def start_conversation(self, request: web.Request) -> web.Response:
         await self._limits.admit(request, "conversations")

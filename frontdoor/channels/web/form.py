@@ -22,20 +22,21 @@ from typing import TYPE_CHECKING, Any
 import aiohttp_jinja2
 import orjson
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
-from multidict import MultiDictProxy
 
 from ...dialog import form as dialog_form
 from ...dialog import i18n
 from ...dialog.actions import REPORTER_ROLE, resources_for
 from ...dialog.countries import country_name
-from ...errors import InvalidInput, UnsupportedMediaType
+from ...http.pace import Pace
 from ...http.ratelimit import RequestLimits
 from ...outbox import Outbound
 from ...reports import urls
 from ...reports.intake import ReportIntake
 from ...settings import HotlineSettings
 from ..base import answers_in_request
+from .pages import page_context, page_locale, read_form
+from .receipt import PATH as RECEIPT_PATH
+from .receipt import ReceiptPage
 
 if TYPE_CHECKING:
     from ...prevention_content import Catalog
@@ -43,13 +44,6 @@ if TYPE_CHECKING:
 CHANNEL = "web_form"
 MAX_URL_LINES = 20
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")  # secrets.token_urlsafe(16)
-
-
-def _locale(request: web.Request, data: MultiDictProxy[Any] | None = None) -> str:
-    chosen = (data.get("lang") if data else None) or request.query.get("lang")
-    if isinstance(chosen, str) and chosen in i18n.LOCALES:
-        return chosen
-    return i18n.choose_locale(request.headers.get("Accept-Language"))
 
 
 def _choices(name: str, locale: str) -> list[tuple[str, str]]:
@@ -65,14 +59,19 @@ def _countries(locale: str) -> list[tuple[str, str]]:
 
 
 class WebForm:
-    def __init__(self, intake: ReportIntake, catalog: Catalog, limits: RequestLimits, hotline: HotlineSettings) -> None:
+    """The form, and the receipt page (receipt.py) where its receipt is followed without JavaScript.
+    `receipt_pace`: the receipt look-ups' pace for all clients, the API's own (api/public.py)."""
+
+    def __init__(self, intake: ReportIntake, catalog: Catalog, limits: RequestLimits, hotline: HotlineSettings,
+                 receipt_pace: Pace) -> None:
         self._intake = intake
         self._catalog = catalog
         self._limits = limits
         self._hotline = hotline
+        self._receipts = ReceiptPage(intake, limits, receipt_pace, hotline)
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
-        return [web.get("/report", self.show_form), web.post("/report", self.submit_form)]
+        return [web.get("/report", self.show_form), web.post("/report", self.submit_form), *self._receipts.routes()]
 
     def running(self) -> AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
@@ -81,12 +80,12 @@ class WebForm:
         raise answers_in_request(CHANNEL)
 
     async def show_form(self, request: web.Request) -> web.Response:
-        return aiohttp_jinja2.render_template("web/report_form.html", request, self._context(_locale(request), {}, {}))
+        return aiohttp_jinja2.render_template("web/report_form.html", request, self._context(page_locale(request), {}, {}))
 
     async def submit_form(self, request: web.Request) -> web.Response:
         await self._limits.check(request, "reports")
-        data = await _read_form(request)
-        locale = _locale(request, data)
+        data = await read_form(request)
+        locale = page_locale(request, data)
         values = {k: v for k, v in data.items() if isinstance(v, str)}
         fields, errors = _validate(values, locale)
         if errors:
@@ -103,13 +102,12 @@ class WebForm:
         return aiohttp_jinja2.render_template("web/report_done.html", request, context)
 
     def _context(self, locale: str, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-        t = lambda key, **kw: i18n.text(locale, key, **kw)  # noqa: E731 - the templates' one helper
+        base = page_context(locale, self._hotline, "/report")
+        t = base["t"]
         token = values.get("submission", "")  # a form shown again with its errors keeps its token
         return {
-            "t": t, "locale": locale, "values": values, "errors": errors, "locales": i18n.LOCALES,
+            **base, "values": values, "errors": errors, "receipt_page": RECEIPT_PATH,
             "submission": token if _TOKEN_RE.match(token) else secrets.token_urlsafe(16),
-            "language_names": {loc: i18n.text(loc, "language_name") for loc in i18n.LOCALES},
-            "hotline": self._hotline.name,
             "emergency": self._catalog.emergency_number(self._hotline.country),
             "categories": _choices("category", locale), "wheres": _choices("where_seen", locale),
             "roles": _choices("role", locale), "whens": _choices("when_seen", locale), "countries": _countries(locale),
@@ -120,22 +118,6 @@ class WebForm:
                           "platform": t("ask_platform").split("?")[0] + "?", "account": t("form.account_label"),
                           "contact": t("form.contact_label")},
         }
-
-
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-async def _read_form(request: web.Request) -> MultiDictProxy[Any]:
-    """The submitted fields, or a 4xx JSON error: a body no browser's form would send (no boundary,
-    a truncated or nested multipart, bytes that are not text in their charset, an unknown charset or
-    transfer encoding, a part's header that is no header) is the client's mistake, not ours. What
-    aiohttp raises for each is one of these types; nothing else in `post()` raises them."""
-    if request.content_type not in FORM_TYPES:
-        raise UnsupportedMediaType("Send the form as application/x-www-form-urlencoded (or multipart/form-data).")
-    try:
-        return await request.post()
-    except (ValueError, LookupError, RuntimeError, HttpProcessingError):
-        raise InvalidInput("The form's body could not be read; send it as a browser would.", code="malformed_form") from None
 
 
 def _validate(values: dict[str, str], locale: str) -> tuple[dict[str, Any], dict[str, str]]:

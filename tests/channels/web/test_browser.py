@@ -429,7 +429,7 @@ async def test_the_form_works_without_javascript(browser: Browser, server: str, 
         await expect(page.locator("frontdoor-chat")).to_have_count(0)
         await page.get_by_role("link", name="Start a report").click()
         await page.wait_for_url(server + "/report")
-        await expect(page.get_by_role("heading", level=1)).to_have_text("Report to Hotline")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Report to Example Hotline")
 
         await page.get_by_label("Please copy the web address").fill("not a link")
         await page.get_by_label("In your own words").fill("Neutral placeholder text.")
@@ -468,11 +468,51 @@ async def test_the_form_works_without_javascript(browser: Browser, server: str, 
         report = case["reports"][0]
         assert report["channel"] == "web_form" and report["category"] == "csam"
         assert report["reporter_country"] == "DE" and report["child_in_immediate_danger"] is False
-        assert len(report["urls"]) == 2
+        assert len(report["urls"]) == 2  # claimed now: an analyst is looking at it
+
+        # The receipt page says so, reached by following the link, the code typed as a person might.
+        await page.get_by_role("link", name="Check your report with your receipt code").click()
+        await page.wait_for_url(server + "/receipt?lang=en")
+        await page.get_by_label("Receipt code").fill(code.lower().replace("-", " "))
+        await page.get_by_role("button", name="Check").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Your report {code}")
+        await expect(page.locator("#status")).to_have_attribute("data-status", "in_review")
+        await expect(page.locator("#status")).to_contain_text("An analyst is looking at your report now.")
+        assert code not in page.url  # posted: the code is in no address, history or Referer
+        await page.get_by_role("link", name="Deutsch").click()  # and in another language, a wrong code
+        await page.get_by_label("Bestätigungscode").fill("ABCDE-FGHJK")
+        await page.get_by_role("button", name="Prüfen").click()
+        await expect(page.locator("#not-found")).to_contain_text("keine Meldung gefunden")
+        await expect(page.locator("#code")).to_have_attribute("aria-invalid", "true")
         elsewhere = [url for url in requests if not url.startswith(server + "/")]
         assert elsewhere == [], elsewhere
     finally:
         await context.close()
+
+
+async def test_axe_finds_no_serious_violations_on_the_receipt_page(page: Page, redis: Any) -> None:
+    await page.goto("/report")
+    await page.get_by_role("link", name="Check your report with your receipt code").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Check your report")
+    await assert_accessible(page, "/receipt")
+    await page.get_by_label("Receipt code").fill("not a code")
+    await page.get_by_role("button", name="Check").click()
+    await expect(page.locator("#not-found")).to_be_visible()
+    await assert_accessible(page, "/receipt with an unknown code")
+    code = (await page.evaluate("""async () => {
+      const body = new URLSearchParams({lang: "en", category: "csam", urls: "https://example.com/axe-page",
+                                        where_seen: "website", danger: "no", role: "other_adult"});
+      const page = await (await fetch("/report", {method: "POST", body})).text();
+      return page.match(/id="receipt">([0-9A-Z-]{11})</)[1];
+    }"""))
+    await page.get_by_label("Receipt code").fill(code)
+    await page.get_by_role("button", name="Check").click()
+    await expect(page.locator("#status")).to_have_attribute("data-status", "received")
+    await assert_accessible(page, "/receipt with a status")
+    await page.set_viewport_size({"width": 320, "height": 640})
+    await assert_accessible(page, "/receipt with a status, 320 px wide")
+    # Chromium logs the unknown code's page (a 404) as a console error; nothing else may be there.
+    assert PAGE_ERRORS[page] == ["console: Failed to load resource: the server responded with a status of 404 (Not Found)"]
 
 
 # -- 8. 320 px wide --------------------------------------------------------------------------------

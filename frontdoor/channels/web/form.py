@@ -27,6 +27,7 @@ from ...dialog import form as dialog_form
 from ...dialog import i18n
 from ...dialog.actions import REPORTER_ROLE, resources_for
 from ...dialog.countries import country_name
+from ...errors import RateLimited
 from ...http.pace import Pace
 from ...http.ratelimit import RequestLimits
 from ...outbox import Outbound
@@ -83,7 +84,10 @@ class WebForm:
         return aiohttp_jinja2.render_template("web/report_form.html", request, self._context(page_locale(request), {}, {}))
 
     async def submit_form(self, request: web.Request) -> web.Response:
-        await self._limits.check(request, "reports")
+        try:
+            await self._limits.check(request, "reports")
+        except RateLimited as exc:
+            return await self._too_many(request, exc.retry_after_s)
         data = await read_form(request)
         locale = page_locale(request, data)
         values = {k: v for k, v in data.items() if isinstance(v, str)}
@@ -100,6 +104,19 @@ class WebForm:
         context = self._context(locale, {}, {})
         context.update(receipt=accepted.receipt, resources=chosen)
         return aiohttp_jinja2.render_template("web/report_done.html", request, context)
+
+    async def _too_many(self, request: web.Request, retry_after_s: int) -> web.Response:
+        """The form again, as the reporter filled it in, with when to send it: a person reads this
+        answer, and losing what they wrote would be the worst of it. The body is read only now that
+        the limit refused it (a form is at most FRONTDOOR_MAX_BODY_BYTES)."""
+        data = await read_form(request)
+        locale = page_locale(request, data)
+        values = {k: v for k, v in data.items() if isinstance(v, str)}
+        context = self._context(locale, values, {})
+        context.update(retry_after=retry_after_s)
+        response = aiohttp_jinja2.render_template("web/report_form.html", request, context, status=429)
+        response.headers["Retry-After"] = str(retry_after_s)
+        return response
 
     def _context(self, locale: str, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
         base = page_context(locale, self._hotline, "/report")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from frontdoor.app import create_app
+from frontdoor.storage import keys
 from support.api import assert_error
 
 B = "frontdoor-test-boundary"
@@ -68,3 +69,21 @@ async def test_a_well_formed_multipart_form_is_taken_like_an_urlencoded_one(web)
     r = await web.post("/report", data=body, headers={"Content-Type": MULTIPART})
     page = await r.text()
     assert r.status == 200 and 'id="receipt"' in page, page[:300]
+
+
+async def test_over_the_report_limit_the_form_comes_back_filled_in_with_when_to_send_it(aiohttp_client, settings, redis,
+                                                                                        redis_url):
+    from dataclasses import replace
+
+    limited = replace(settings, web=replace(settings.web, reports_per_min=1))
+    web = await aiohttp_client(create_app(limited, redis_url, housekeeping=False))
+    assert (await web.post("/report", data=GOOD)).status == 200
+    words = "I saw it on a page of a forum the limit refused"
+    r = await web.post("/report", data={**GOOD, "lang": "de", "description": words, "submission": "t" * 22,
+                                        "urls": "https://example.com/refused-page"})
+    page = await r.text()
+    assert r.status == 429 and r.content_type == "text/html"
+    assert 0 < int(r.headers["Retry-After"]) <= 60
+    assert 'id="too-many"' in page and "Sekunden" in page  # in the reporter's language
+    assert words in page and "https://example.com/refused-page" in page and 'value="' + "t" * 22 + '"' in page
+    assert int(await redis.xlen(keys.lane(0, "normal"))) == 1  # the refused form (another URL: another case) stored nothing

@@ -64,7 +64,7 @@ def error_guard(deadline_s: float, outages: Outages | None = None) -> Guard:
                 headers["Retry-After"] = str(exc.retry_after_s)
             return json_error(exc.status, exc.code, exc.message, **headers)
         except web.HTTPRequestEntityTooLarge as exc:
-            return json_error(413, "too_large", f"The request body is too large ({exc.text}).")
+            return json_error(413, "too_large", too_large_message(request, exc))
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -93,6 +93,17 @@ def error_guard(deadline_s: float, outages: Outages | None = None) -> Guard:
             return json_error(500, "internal", "Something went wrong on our side. Nothing you sent was kept.")
 
     return guarded
+
+
+def too_large_message(request: web.Request, exc: web.HTTPRequestEntityTooLarge) -> str:
+    """One sentence of ours with the limit, not aiohttp's text inside ours ("(Maximum request body
+    size 65536 exceeded.)."). A form with too many fields is the one 413 that is not about bytes;
+    aiohttp tells it apart only in its text."""
+    if "form fields" in (exc.text or ""):
+        return f"The form has more than {request.client_max_fields:,} fields, the most this service accepts."
+    limit = request.client_max_size
+    size = f"{limit:,} bytes" + (f" ({limit // 1024:,} KiB)" if limit % 1024 == 0 and limit >= 1024 else "")
+    return f"The request body is larger than {size}, the most this service accepts."
 
 
 def _route(request: web.Request) -> str:

@@ -19,7 +19,7 @@ import jsonschema_rs
 from referencing import Registry, Resource
 
 from .. import ids
-from . import redaction, urls
+from . import explain, redaction, urls
 from ..errors import InvalidInput
 from ..keyring import Keyring
 
@@ -88,22 +88,24 @@ def _verdict(name: str) -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(_inlined(load_schema(name)), validate_formats=True)
 
 
+# A value too long for its field usually fails its pattern or enum as well: the length is what to
+# fix first, and a pattern's message would send the sender looking for the wrong mistake.
+_RELEVANCE = jsonschema.exceptions.by_relevance(strong=frozenset({"maxLength", "maxItems"}))
+
+
 def check(name: str, document: Any) -> None:
-    """Raise InvalidInput with the first problem in words a client developer can act on. Most
-    documents are valid: jsonschema-rs says so; jsonschema, the reference, explains a refusal."""
+    """Raise InvalidInput with the first problem in words a client developer can act on, and never
+    with what was sent (reports/explain.py). Most documents are valid: jsonschema-rs says so;
+    jsonschema, the reference, finds the error to explain."""
     if _verdict(name).is_valid(document):
         return
-    error = jsonschema.exceptions.best_match(validator(name).iter_errors(document))
+    error = jsonschema.exceptions.best_match(validator(name).iter_errors(document), key=_RELEVANCE)
     if error is None:
         return
-    where = "/".join(str(p) for p in error.absolute_path) or "body"
-    if error.validator == "additionalProperties":
-        raise InvalidInput(f"{where}: {error.message}", code="unknown_field")
-    if error.validator == "type":
-        raise InvalidInput(f"{where}: {error.message}", code="invalid_type")
-    if error.validator == "required":
-        raise InvalidInput(f"{where}: {error.message}", code="missing_field")
-    raise InvalidInput(f"{where}: {error.message}", code="invalid_field")
+    keyword = error.validator if isinstance(error.validator, str) else None
+    code, message = explain.explain(keyword, error.validator_value, error.schema if isinstance(error.schema, dict) else {},
+                                    list(error.absolute_path), error.instance)
+    raise InvalidInput(message, code=code)
 
 
 def now_iso(now: datetime | None = None) -> str:

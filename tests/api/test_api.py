@@ -215,7 +215,7 @@ async def test_oversized_body_is_413(api, settings):
     body = json.dumps({"category": "csam", "description": "x" * (settings.max_body_bytes + 10)})
     resp = await api.post("/api/v1/reports", data=body, headers=JSON)
     err = await assert_error(resp, 413, "too_large")
-    assert str(settings.max_body_bytes) in err["message"]
+    assert f"{settings.max_body_bytes:,} bytes (64 KiB)" in err["message"], err
 
 
 async def test_body_just_under_the_limit_is_not_413(api, settings):

@@ -54,3 +54,30 @@ async def test_every_route_that_reads_json_refuses_deep_nesting_with_400(api, ad
 async def test_nesting_up_to_the_limit_is_judged_by_the_schema(api):
     body = '{"category": "csam", "description": ' + nested(MAX_JSON_DEPTH - 1) + "}"
     await assert_error(await api.post("/api/v1/reports", data=body, headers=JSON), 400, "invalid_type")
+
+
+# -- 413: one sentence of ours, with the limit ---------------------------------------------------
+
+
+async def test_a_body_over_the_limit_is_one_sentence_with_the_limit(api, settings):
+    body = '{"category": "csam", "description": "' + "x" * settings.max_body_bytes + '"}'
+    err = await assert_error(await api.post("/api/v1/reports", data=body, headers=JSON), 413, "too_large")
+    assert err["message"] == "The request body is larger than 65,536 bytes (64 KiB), the most this service accepts."
+
+
+async def test_a_limit_that_is_no_whole_kib_is_said_in_bytes_only(aiohttp_client, settings, redis, redis_url):
+    from dataclasses import replace
+
+    from frontdoor.app import create_app
+
+    api = await aiohttp_client(create_app(replace(settings, max_body_bytes=5000), redis_url, housekeeping=False))
+    body = '{"category": "csam", "description": "' + "x" * 6000 + '"}'
+    err = await assert_error(await api.post("/api/v1/reports", data=body, headers=JSON), 413, "too_large")
+    assert err["message"] == "The request body is larger than 5,000 bytes, the most this service accepts."
+
+
+async def test_a_form_with_too_many_fields_is_a_413_that_says_so(api):
+    fields = "&".join(f"f{i}=x" for i in range(1001))  # aiohttp's default: 1,000 fields
+    resp = await api.post("/report", data=fields, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    err = await assert_error(resp, 413, "too_large")
+    assert err["message"] == "The form has more than 1,000 fields, the most this service accepts."

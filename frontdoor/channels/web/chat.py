@@ -96,7 +96,7 @@ class WebChat:
         if not isinstance(value, str):
             raise InvalidInput(f"{field}: must be a string", code="invalid_type")
         if len(value) > MAX_TEXT_CHARS:
-            raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS} characters", code="too_long")
+            raise InvalidInput(f"{field}: at most {MAX_TEXT_CHARS:,} characters", code="too_long")
         # The widget names each turn (Idempotency-Key) and sends the same name when it retries: the
         # dialog then answers a turn it took already as it did then (the receipt of a report stored
         # just before a 503), instead of taking it as the next answer.

@@ -14,7 +14,7 @@ _EXAMPLE: Final = "for example https://www.example.com/page"
 _MESSAGES: Final[dict[str, str]] = {
     "empty": f"Please enter the web address of the page, {_EXAMPLE}.",
     "too_long": (
-        f"That web address is longer than {MAX_URL_LENGTH} characters, which is more than we can accept. "
+        f"That web address is longer than {MAX_URL_LENGTH:,} characters, which is more than we can accept. "
         f"Please check it was copied from the address bar only, {_EXAMPLE}."
     ),
     "no_scheme": f"A web address starts with http:// or https://, {_EXAMPLE}.",

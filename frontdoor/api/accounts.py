@@ -88,7 +88,7 @@ class Analysts:
         names = await self.names()
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
-            pipe.hmget(keys.analyst(name), "role", "created_at", "last_used_at")
+            pipe.hmget(keys.analyst(name), ["role", "created_at", "last_used_at"])
         out = []
         for name, (role, created, used) in zip(names, await pipe.execute()):
             if role:  # a name whose account is gone is not someone with access

@@ -158,12 +158,12 @@ class CaseIndex:
                     found.append(case_view(fields))
                     if len(found) == limit:
                         more = not (last_batch and i == len(candidates) - 1)
-                        return Page(found, encode_cursor(filters, at) if more else None)
+                        return Page(found, encode_cursor(filters, member) if more else None)
             read += len(candidates)
             if last_batch:
                 break
             if read >= READ_BUDGET:  # a short page; the cursor goes on from the last case read
-                return Page(found, encode_cursor(filters, at))
+                return Page(found, encode_cursor(filters, candidates[-1]))
         return Page(found, None)
 
     @staticmethod

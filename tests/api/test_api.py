@@ -403,7 +403,8 @@ async def test_every_analyst_route_requires_a_token_and_the_right_role(api, add_
 async def test_supervisor_only_routes_are_the_expected_ones(api):
     supervisor_only = {(m, p) for m, p, h in analyst_routes(api.app) if tuple(h.roles) == ("supervisor",)}
     assert supervisor_only == {("POST", f"{ANALYST_PREFIX}/cases/{{case_id}}/reassign"),
-                               ("POST", f"{ANALYST_PREFIX}/analysts"), ("GET", f"{ANALYST_PREFIX}/analysts")}
+                               ("POST", f"{ANALYST_PREFIX}/analysts"), ("GET", f"{ANALYST_PREFIX}/analysts"),
+                               ("HEAD", f"{ANALYST_PREFIX}/analysts")}
 
 
 async def test_revoked_token_is_401(api, add_analyst):

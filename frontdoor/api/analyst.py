@@ -125,7 +125,7 @@ async def find(request: web.Request) -> web.Response:
 async def _listing(request: web.Request, query: dict[str, str]) -> web.Response:
     statuses = tuple(query["status"].split(",")) if "status" in query else None
     claimed_by = query.get("claimed_by")
-    if claimed_by is not None and not NAME_RE.match(claimed_by):
+    if claimed_by is not None and not NAME_RE.fullmatch(claimed_by):
         raise InvalidInput("claimed_by: an analyst's name", code="invalid_field")
     raw_limit = query.get("limit", str(DEFAULT_LIMIT))
     if not re.fullmatch(r"[0-9]{1,6}", raw_limit):  # the range is the listing's to check

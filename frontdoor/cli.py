@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import logs
 from .errors import ConfigError, FrontdoorError
@@ -227,6 +227,8 @@ async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Na
         elif what == "analyst_revoke":
             await parts.accounts.revoke(args.name)
             print(f"Analyst {args.name} revoked.")
+        elif what == "analyst_list":
+            print(_analyst_table(await parts.accounts.listing(), as_json=args.json))
         elif what == "queue_stats":
             await parts.queue.setup()
             since, until = queue_stats.default_range(datetime.now(timezone.utc).date(), args.days)
@@ -242,6 +244,17 @@ async def _with_redis(settings: Settings, url: str, what: str, args: argparse.Na
         raise ConfigError(f"FRONTDOOR_REDIS_URL: cannot connect to {_safe(url)}") from None
     finally:
         await parts.redis.aclose()
+
+
+def _analyst_table(analysts: list[dict[str, Any]], *, as_json: bool) -> str:
+    """Who has access, as an aligned table (or JSON for scripts); never a token."""
+    if as_json:
+        return json.dumps({"analysts": analysts}, indent=2)
+    rows = [("NAME", "ROLE", "CREATED", "LAST USED")]
+    rows += [(a["name"], a["role"], a["created"] or "-", a["last_used"] or "never") for a in analysts]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3] for row in rows]
+    return "\n".join(lines) if analysts else "\n".join(lines + ["(no analysts: add one with `frontdoor analyst add NAME`)"])
 
 
 async def _outbox(outbox: Outbox, what: str, args: argparse.Namespace) -> int:
@@ -334,6 +347,8 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=("analyst", "supervisor"), default="analyst")
     revoke = analyst.add_parser("revoke", help="delete an analyst and their token")
     revoke.add_argument("name")
+    who = analyst.add_parser("list", help="who has access: name, role, created, last used (never a token)")
+    who.add_argument("--json", action="store_true", help="print JSON instead of a table")
     queue = sub.add_parser("queue", help="the triage queue").add_subparsers(dest="action", required=True)
     stats = queue.add_parser("stats", help="print statistics and queue depth as JSON")
     stats.add_argument("--days", type=int, default=30)

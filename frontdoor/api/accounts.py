@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..keyring import Keyring
@@ -16,6 +19,7 @@ from ..storage import keys
 from ..storage.client import Client
 from ..storage.scripts import Script, source
 from ..reports.build import now_iso
+from ..queue.views import iso
 
 ROLES = ("analyst", "supervisor")
 # Also the consumer name on the lanes, so no "~" (reserved for the released pseudo-consumer).
@@ -34,13 +38,15 @@ class Analyst:
 
 
 class Analysts:
-    def __init__(self, redis: Client, keyring: Keyring) -> None:
+    def __init__(self, redis: Client, keyring: Keyring, *, clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.redis = redis
         self.keyring = keyring
+        self.clock_ms = clock_ms
         # Each change is one script over keys of the {auth} slot: atomic on one Redis and on a cluster,
         # where redis-py's pipeline offers neither MULTI nor WATCH.
         self._add = Script(redis, source(__package__, "add_analyst.lua"))
         self._revoke = Script(redis, source(__package__, "revoke_analyst.lua"))
+        self._authenticate = Script(redis, source(__package__, "authenticate.lua"))
 
     async def add(self, name: str, role: str) -> str:
         """Create an analyst and return their token: the only time it exists in clear."""
@@ -63,11 +69,11 @@ class Analysts:
     async def authenticate(self, token: str) -> Analyst | None:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
-        name = await self.redis.get(keys.analyst_token(self.keyring.token_digest(token)))
-        if name is None:
-            return None
-        role = await self.redis.hget(keys.analyst(name), "role")
-        return Analyst(name, role) if role else None
+        # One round trip, and a write at most once a minute per analyst: "last used" to the minute.
+        minute = self.clock_ms() // 60_000 * 60_000
+        found = await self._authenticate([keys.analyst_token(self.keyring.token_digest(token)), keys.ANALYSTS],
+                                         [keys.analyst(""), minute])
+        return Analyst(found[0], found[1]) if found else None
 
     async def get(self, name: str) -> Analyst | None:
         role = await self.redis.hget(keys.analyst(name), "role")
@@ -75,3 +81,16 @@ class Analysts:
 
     async def names(self) -> list[str]:
         return sorted(await self.redis.smembers(keys.ANALYSTS))
+
+    async def listing(self) -> list[dict[str, Any]]:
+        """Who has access, by name: role, created and last used (to the minute; None if never).
+        Never a token or its digest."""
+        names = await self.names()
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.hmget(keys.analyst(name), ["role", "created_at", "last_used_at"])
+        out = []
+        for name, (role, created, used) in zip(names, await pipe.execute()):
+            if role:  # a name whose account is gone is not someone with access
+                out.append({"name": name, "role": role, "created": created, "last_used": iso(used)})
+        return out

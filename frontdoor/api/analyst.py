@@ -1,10 +1,11 @@
-"""Analyst routes: claim, read, assess, act on, release and find cases; statistics; accounts.
+"""Analyst routes: claim, read, assess, act on, release, find and list cases; statistics; accounts.
 
 Case views carry the URL defanged beside the plain one and nothing here ever fetches it.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -13,6 +14,8 @@ from aiohttp import web
 from ..errors import InvalidInput, NotFound
 from ..http.errors import json_reply, read_json, read_object
 from ..queue import stats
+from ..queue.listing import DEFAULT_LIMIT, CaseFilter
+from .accounts import NAME_RE
 from .appkeys import ACCOUNTS, KEYRING, OUTBOX, QUEUE
 from .auth import current, requires
 
@@ -100,19 +103,43 @@ def _query(request: web.Request, *names: str) -> dict[str, str]:
     return {n: request.query[n] for n in names if n in request.query}
 
 
+LISTING = ("status", "lane", "claimed_by", "since", "until", "order", "cursor", "limit")
+
+
 @requires(*BOTH)
 async def find(request: web.Request) -> web.Response:
-    url = _query(request, "url").get("url")
-    if not url:
+    """`?url=`: every case that URL has had. Otherwise a page of the listing, which the other
+    parameters filter; the two do not mix (a URL has a handful of cases, listed whole)."""
+    query = _query(request, "url", *LISTING)
+    if "url" not in query:
+        return await _listing(request, query)
+    mixed = next((n for n in LISTING if n in query), None)
+    if mixed is not None:
+        raise InvalidInput(f"{mixed}: not with url (a URL's cases come whole, newest first)", code="invalid_field")
+    if not query["url"]:
         raise InvalidInput("Give the URL to look for as ?url=...", code="missing_field")
-    cases = await request.app[QUEUE].find_by_url(url)
+    cases = await request.app[QUEUE].find_by_url(query["url"])
     return json_reply({"cases": cases})
 
 
-def _day(query: dict[str, str], name: str, default: date) -> date:
+async def _listing(request: web.Request, query: dict[str, str]) -> web.Response:
+    statuses = tuple(query["status"].split(",")) if "status" in query else None
+    claimed_by = query.get("claimed_by")
+    if claimed_by is not None and not NAME_RE.fullmatch(claimed_by):
+        raise InvalidInput("claimed_by: an analyst's name", code="invalid_field")
+    raw_limit = query.get("limit", str(DEFAULT_LIMIT))
+    if not re.fullmatch(r"[0-9]{1,6}", raw_limit):  # the range is the listing's to check
+        raise InvalidInput("limit: a whole number", code="invalid_field")
+    filters = CaseFilter(**({"statuses": statuses} if statuses else {}), lane=query.get("lane"), claimed_by=claimed_by,
+                         since=_day(query, "since"), until=_day(query, "until"), order=query.get("order", "newest"))
+    page = await request.app[QUEUE].listing.page(filters, cursor=query.get("cursor"), limit=int(raw_limit))
+    return json_reply({"cases": page.cases, "next": page.next})
+
+
+def _day(query: dict[str, str], name: str) -> date | None:
     raw = query.get(name)
     if raw is None:
-        return default
+        return None
     try:
         return date.fromisoformat(raw)
     except ValueError:
@@ -123,7 +150,7 @@ def _day(query: dict[str, str], name: str, default: date) -> date:
 async def get_stats(request: web.Request) -> web.Response:
     since_default, until_default = stats.default_range(datetime.now(timezone.utc).date())
     query = _query(request, "since", "until")
-    since, until = _day(query, "since", since_default), _day(query, "until", until_default)
+    since, until = _day(query, "since") or since_default, _day(query, "until") or until_default
     try:
         figures = await stats.collect(request.app[QUEUE], since, until)
     except ValueError as exc:
@@ -142,6 +169,11 @@ async def add_analyst(request: web.Request) -> web.Response:
     return json_reply({"name": body["name"], "role": role, "token": token}, status=201)
 
 
+@requires("supervisor")
+async def list_analysts(request: web.Request) -> web.Response:
+    return json_reply({"analysts": await request.app[ACCOUNTS].listing()})
+
+
 def add_routes(app: web.Application) -> None:
     base = "/api/v1/analyst"
     app.router.add_post(f"{base}/claim", claim)
@@ -154,3 +186,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{base}/cases/{{case_id}}/reassign", reassign)
     app.router.add_get(f"{base}/stats", get_stats)
     app.router.add_post(f"{base}/analysts", add_analyst)
+    app.router.add_get(f"{base}/analysts", list_analysts)

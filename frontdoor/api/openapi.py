@@ -13,7 +13,8 @@ from .. import __version__
 from ..http import idempotency
 from ..reports.build import ASSESSMENT_SCHEMA, REPORT_SCHEMA, SUBMISSION_SCHEMA, load_schema
 from . import openapi_rules as rules
-from ..queue import stats
+from ..queue import listing, stats
+from ..storage import keys
 from .accounts import NAME_RE, ROLES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -62,6 +63,34 @@ def _analyst(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = 
         op["parameters"] = params
     return op
 
+
+_STATUS = f"({'|'.join(listing.STATUSES)})"
+_DATE = {"type": "string", "format": "date"}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+LISTING_PARAMS = [
+    _query("url", rules.URL, "Every case this URL has had, newest first; not with any other parameter (400)"),
+    _query("status", {"type": "string", "pattern": f"^{_STATUS}(,{_STATUS})*$"},
+           "One status, or several comma-separated (default: all)"),
+    _query("lane", {"enum": list(keys.LANES)}, "The lane the case is in"),
+    _query("claimed_by", ANALYST_NAME, "Held by this analyst (only cases in review are held)"),
+    _query("since", _DATE, "Created on or after this day (UTC)"),
+    _query("until", _DATE, "Created on or before this day (UTC); not before since (else 400)"),
+    _query("order", {"enum": list(listing.ORDERS)}, "By creation time; default newest"),
+    _query("cursor", {"type": "string"}, "`next` of the previous page, with the same filters (else 400)"),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": listing.MAX_LIMIT},
+           f"Cases per page at most (default {listing.DEFAULT_LIMIT}); a page filtered by lane or claimed_by may hold "
+           "fewer, follow next until it is null"),
+]
+ANALYST_ENTRY = {"type": "object", "required": ["name", "role", "created", "last_used"], "additionalProperties": False,
+                 "properties": {"name": ANALYST_NAME, "role": {"enum": list(ROLES)},
+                                "created": {"type": ["string", "null"], "format": "date-time"},
+                                "last_used": {"type": ["string", "null"], "format": "date-time",
+                                              "description": "To the minute; null if the token was never used"}}}
 
 # The IETF httpapi draft's header: a retry with the same key is answered as the first request was.
 IDEMPOTENCY_KEY = {"name": idempotency.HEADER, "in": "header", "required": False, "schema": {
@@ -137,8 +166,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "Claim the next case (urgent lane first, then oldest) under a lease",
         {"200": _json(CASE, "The case, now yours"), "204": {"description": "The queue is empty"}})},
     "/api/v1/analyst/cases": {"get": _analyst(
-        "Every case a URL has had, newest first", {"200": _json({"type": "object", "properties": {"cases": {"type": "array", "items": CASE}}}, "Cases")},
-        params=[{"name": "url", "in": "query", "required": True, "schema": rules.URL}], extra=(400,))},
+        "Every case a URL has had (?url=), or a page of cases by status, lane, holder and creation day",
+        {"200": _json({"type": "object", "required": ["cases"], "properties": {
+            "cases": {"type": "array", "items": CASE},
+            "next": {"type": ["string", "null"], "description": "The cursor of the next page; null on the last (never with url)"}}},
+            "Cases")},
+        params=LISTING_PARAMS, extra=(400,))},
     "/api/v1/analyst/cases/{case_id}": {"get": _analyst("A case with its reports and audit trail", {"200": _json(CASE, "The case")},
                                                         params=[CASE_ID], extra=(404,))},
     "/api/v1/analyst/cases/{case_id}/assessment": {"post": _analyst(
@@ -165,7 +198,10 @@ PATHS: dict[str, dict[str, Any]] = {
         "Create an analyst; the token is shown once", {"201": _json({"type": "object"}, "Created")},
         body={"type": "object", "additionalProperties": False, "required": ["name"],
               "properties": {"name": ANALYST_NAME, "role": {"enum": list(ROLES)}}},
-        roles="supervisor", extra=(409,))},
+        roles="supervisor", extra=(409,)),
+        "get": _analyst("Who has access: every analyst's name, role, when created and last used (never a token)",
+                        {"200": _json({"type": "object", "required": ["analysts"], "properties": {"analysts": {
+                            "type": "array", "items": ANALYST_ENTRY}}}, "Analysts, by name")}, roles="supervisor")},
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from .. import ids
+from .listing import CaseIndex
 from .views import CLOCK_SKEW_MS, analyst_action, audit_view, case_view, utc_day
 from ..errors import Conflict, InvalidInput, NotFound
 from ..storage.client import COMMAND_TIMEOUT_S, AutoPipeline, Client
@@ -82,16 +83,19 @@ class TriageQueue:
         self._lease = Script(redis, source(__package__, "scripts.lua", "lease.lua"))
         self._assess = Script(redis, source(__package__, "scripts.lua", "assess.lua"))
         self._fanout_done = Script(redis, source(__package__, "scripts.lua", "fanout.lua"))
+        self.listing = CaseIndex(redis, shards)  # cases by status, lane, holder and period (listing.py)
 
     async def aclose(self) -> None:
         """Wait for submits on their way (a server stopping)."""
         await self._submits.aclose()
 
     async def setup(self) -> None:
-        """Create the consumer group on every lane; safe to run at every start (and after Redis lost them)."""
+        """Create the consumer group on every lane and index cases from before the listing index; safe to
+        run at every start (and after Redis lost them)."""
         for shard in range(self.shards):
             for lane in keys.LANES:
                 await create_group(self.redis, keys.lane(shard, lane), keys.GROUP)
+        await self.listing.build()
 
     def shard_of_url(self, value: str) -> int:
         return keys.shard_for(value, self.shards)

@@ -58,6 +58,18 @@ def report_cases(shard: int, report_id: str) -> str:
     return f"{tag(shard)}report:{report_id}:cases"
 
 
+def case_index(shard: int, status: str) -> str:
+    """ZSET (every score 0) of the shard's cases in `status`, members `<created ms, 13 digits>:<case id>`:
+    lexicographic order is creation order. The scripts move a case between them as its status changes
+    (scripts.lua `set_status`); the listing (queue/listing.py) reads them."""
+    return f"{tag(shard)}cases:{status}"
+
+
+def case_index_built(shard: int) -> str:
+    """Set once the shard's cases from before the index are in it (TriageQueue.setup)."""
+    return f"{tag(shard)}cases:indexed"
+
+
 def receipt(shard: int, code: str) -> str:
     return f"{tag(shard)}receipt:{code}"
 

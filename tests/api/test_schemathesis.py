@@ -35,10 +35,11 @@ EXAMPLES_PER_OPERATION = 50
 UNLIMITED = WebSettings(conversations_per_min=100_000, messages_per_min=100_000, reports_per_min=100_000,
                         receipts_per_min=100_000, receipts_per_s=100_000)
 
-# Two rules between fields that OpenAPI cannot state, so schemathesis's valid data may break them and
+# Three rules between fields that OpenAPI cannot state, so schemathesis's valid data may break them and
 # be refused with 400: the form's (a link or a platform; each line of `urls` an address; contact with
-# consent), which it explains on the page beside each field, and the statistics' period (until not
-# before since, at most MAX_DAYS days), which the parameters' descriptions give. Everything else a
+# consent), which it explains on the page beside each field, the statistics' period (until not
+# before since, at most MAX_DAYS days), and the case listing's (url alone; until not before since; a
+# cursor only as a page gave it), which the parameters' descriptions give. Everything else a
 # valid request can be is in the document, and every check stays on for these two as well.
 # schemathesis's own list for valid data (config/_checks.py), and 400.
 WITH_400 = '["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]'
@@ -52,6 +53,10 @@ checks.positive_data_acceptance.expected-statuses = {WITH_400}
 
 [[operations]]
 include-name = "GET /api/v1/analyst/stats"
+checks.positive_data_acceptance.expected-statuses = {WITH_400}
+
+[[operations]]
+include-name = "GET /api/v1/analyst/cases"
 checks.positive_data_acceptance.expected-statuses = {WITH_400}
 """)
 schema = schemathesis.openapi.from_dict(document(), config=CONFIG)

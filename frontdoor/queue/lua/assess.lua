@@ -29,7 +29,8 @@ if status ~= 'queued' and status ~= 'in_review' then return {'already_assessed'}
 if status ~= 'in_review' or redis.call('HGET', c, 'claimed_by') ~= analyst then return {'not_claimed'} end
 
 local classification, hosting = ARGV[7], ARGV[8]
-redis.call('HSET', c, 'classification', classification, 'assessed_at', now, 'assessed_by', analyst, 'status', 'assessed')
+redis.call('HSET', c, 'classification', classification, 'assessed_at', now, 'assessed_by', analyst)
+set_status(c, cid, 'assessed')
 if hosting ~= '' then redis.call('HSET', c, 'hosting_country', hosting) end
 if ARGV[9] ~= '' then redis.call('HSET', c, 'note', ARGV[9]) end
 leave_queue(c)

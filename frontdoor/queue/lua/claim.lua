@@ -14,7 +14,8 @@ local function take(key, entry_id, cid)
     return false
   end
   local previous = redis.call('HGET', c, 'claimed_by')
-  redis.call('HSET', c, 'status', 'in_review', 'claimed_by', consumer, 'lease_until', now + lease_ms)
+  set_status(c, cid, 'in_review')
+  redis.call('HSET', c, 'claimed_by', consumer, 'lease_until', now + lease_ms)
   if previous and previous ~= '' and previous ~= consumer then
     audit(cid, now, consumer, 'lease_taken_over', {from = previous})
   else

@@ -18,7 +18,8 @@ if op == 'reassign' then
   end
   local target = ARGV[7]
   redis.call('XCLAIM', key, GROUP, target, 0, entry, 'JUSTID')
-  redis.call('HSET', c, 'status', 'in_review', 'claimed_by', target, 'lease_until', now + lease_ms)
+  set_status(c, cid, 'in_review')
+  redis.call('HSET', c, 'claimed_by', target, 'lease_until', now + lease_ms)
   audit(cid, now, actor, 'reassigned', {from = owner or false, to = target})
   return {'ok'}
 end
@@ -40,7 +41,7 @@ else
   -- Park the entry with an idle time of a full lease: the next claimer's XAUTOCLAIM takes
   -- it before any new entry, so a released case keeps its place at the front.
   redis.call('XCLAIM', key, GROUP, '~released', 0, entry, 'IDLE', lease_ms, 'JUSTID')
-  redis.call('HSET', c, 'status', 'queued')
+  set_status(c, cid, 'queued')
   redis.call('HDEL', c, 'claimed_by', 'lease_until')
 end
 audit(cid, now, actor, 'released')

@@ -15,6 +15,21 @@ local DAY_MS = 86400000
 
 local function ckey(id) return T .. 'case:' .. id end
 
+-- A case's place in the listing indexes (cases:<status>, one sorted set per status, every score 0):
+-- its creation time in 13 digits, then its id, so that lexicographic order is creation order with
+-- the id breaking ties (one report's URLs open their cases in the same millisecond).
+local function position(created, cid) return string.format('%013d', tonumber(created)) .. ':' .. cid end
+
+-- Every status change goes through here, so the index never disagrees with the case's hash.
+local function set_status(c, cid, new)
+  local old = redis.call('HGET', c, 'status')
+  if old == new then return end
+  redis.call('HSET', c, 'status', new)
+  local at = position(redis.call('HGET', c, 'created_at'), cid)
+  if old then redis.call('ZREM', T .. 'cases:' .. old, at) end
+  redis.call('ZADD', T .. 'cases:' .. new, 0, at)
+end
+
 local function audit(cid, now, by, what, extra)
   local e = {t = tonumber(now), by = by, what = what}
   if extra then for k, v in pairs(extra) do e[k] = v end end
@@ -52,13 +67,16 @@ local function leave_queue(c)
 end
 
 local function enqueue(c, lane)
-  local entry = redis.call('XADD', T .. 'lane:' .. lane, '*', 'c', redis.call('HGET', c, 'id'))
-  redis.call('HSET', c, 'entry', entry, 'entry_lane', lane, 'status', 'queued')
+  local cid = redis.call('HGET', c, 'id')
+  local entry = redis.call('XADD', T .. 'lane:' .. lane, '*', 'c', cid)
+  redis.call('HSET', c, 'entry', entry, 'entry_lane', lane)
+  set_status(c, cid, 'queued')
   redis.call('HDEL', c, 'claimed_by', 'lease_until')
 end
 
 local function close(cid, c, now, by, retention_ms)
-  redis.call('HSET', c, 'status', 'closed', 'closed_at', now)
+  set_status(c, cid, 'closed')
+  redis.call('HSET', c, 'closed_at', now)
   leave_queue(c)
   local erase_at = now + retention_ms
   for _, rid in ipairs(redis.call('LRANGE', T .. 'case:' .. cid .. ':reports', 0, -1)) do
@@ -111,5 +129,5 @@ local function apply_actions(cid, c, now, by, actions, retention_ms)
       return
     end
   end
-  if #actions > 0 then redis.call('HSET', c, 'status', 'action_taken') end
+  if #actions > 0 then set_status(c, cid, 'action_taken') end
 end

@@ -73,6 +73,7 @@ local function open(cid, digest, normalized, original, previous)
     redis.call('HSET', T .. 'urls', digest, cid)
   end
   redis.call('HSET', c, unpack(fields))
+  redis.call('ZADD', T .. 'cases:queued', 0, position(now, cid))  -- the listing index (see set_status)
   redis.call('RPUSH', T .. 'case:' .. cid .. ':reports', rid)
   local detail = {report = rid, lane = lane}
   if previous then

@@ -19,7 +19,7 @@ from redis.exceptions import DataError
 from support.api import ANALYST_PREFIX, assert_error
 from support.redisdb import count_round_trips
 
-from frontdoor.cli import _safe
+from frontdoor.serve import safe_url as _safe
 from frontdoor.errors import ConfigError
 from frontdoor.storage.client import COMMAND_TIMEOUT_S, DEFAULTS, AutoPipeline, ClusterUrl, connect, parse_cluster_url
 from frontdoor.storage.server import RedisServer, find_binaries

@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import smtplib
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
+from support.serve import Serve
 from support.servers import free_port
 
 ADDRESS = "report@hotline.test"
@@ -34,43 +30,18 @@ URL = f"https://{CANARY}-site.example.com/{CANARY}/page"
 TEXT = f"{CANARY} description, contact {CANARY}@example.com"
 
 
-class Serving:
-    """`frontdoor serve` with the metrics port on, its output collected by a thread."""
+class Serving(Serve):
+    """`frontdoor serve` with the metrics port on."""
 
     def __init__(self, tmp_path: Path, redis_url: str, workers: int, token: str | None = None) -> None:
-        self.port, self.smtp_port, self.metrics_port = free_port(), free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        env.update(FRONTDOOR_REDIS_URL=redis_url, FRONTDOOR_ALLOW_VOLATILE_REDIS="1", FRONTDOOR_DATA_DIR="data",
-                   FRONTDOOR_SMTP_PORT=str(self.smtp_port), FRONTDOOR_REPORT_ADDRESSES=ADDRESS,
-                   FRONTDOOR_SECRET_KEY=SECRET, FRONTDOOR_METRICS_PORT=str(self.metrics_port),
-                   FRONTDOOR_RATE_REPORTS_PER_MINUTE="100000", FRONTDOOR_RATE_RECEIPTS_PER_MINUTE="100000",
-                   FRONTDOOR_RATE_CONVERSATIONS_PER_MINUTE="100000", FRONTDOOR_RATE_MESSAGES_PER_MINUTE="100000")
-        if token:
-            env["FRONTDOOR_METRICS_TOKEN"] = token
+        self.metrics_port = free_port()
+        extra = {"FRONTDOOR_METRICS_TOKEN": token} if token else {}
+        super().__init__(tmp_path, "--workers", str(workers), FRONTDOOR_REDIS_URL=redis_url,
+                         FRONTDOOR_REPORT_ADDRESSES=ADDRESS, FRONTDOOR_SECRET_KEY=SECRET,
+                         FRONTDOOR_METRICS_PORT=str(self.metrics_port), **extra)
+        self.smtp_port = int(self.env["FRONTDOOR_SMTP_PORT"])
         self.token = token
-        self.proc = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(self.port),
-                                      "--workers", str(workers)], env=env, cwd=tmp_path,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        assert self.proc.stdout is not None
-        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),  # type: ignore[union-attr]
-                         daemon=True).start()
         self.wait_until(lambda: "frontdoor is listening on" in self.output, "the announcement")
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_until(self, check: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if check():
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"no {what} within {timeout_s} s (exit {self.proc.poll()}):\n{self.output[-3000:]}")
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
                 port: int | None = None) -> tuple[int, bytes]:
@@ -99,7 +70,7 @@ class Serving:
             return []
 
     def both_listening(self) -> bool:
-        """Each worker's HTTP socket bound: a worker says "ready" from the app's start-up, before aiohttp binds."""
+        """Each worker's HTTP socket bound (a worker says "ready" once bound: this checks it from outside)."""
         workers = self.workers()
         try:
             return len(workers) == 2 and all(any(c.laddr.port == self.port and c.status == psutil.CONN_LISTEN
@@ -107,13 +78,8 @@ class Serving:
         except psutil.NoSuchProcess:
             return False
 
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=20)
-        finally:
-            time.sleep(0.1)
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        return super().stop(sig)
 
 
 @pytest.fixture

@@ -37,16 +37,6 @@ class Served(Serve):
         self.smtp_port = int(self.env["FRONTDOOR_SMTP_PORT"])
         self.wait_until(lambda: "frontdoor is listening on" in self.output, "the announcement")
 
-    def wait_until(self, check: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if check():
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"no {what} within {timeout_s} s (exit {self.proc.poll()}):\n{self.output[-3000:]}")
-
     def workers(self) -> list[psutil.Process]:
         try:
             return psutil.Process(self.proc.pid).children()

@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from support.servers import free_port
@@ -33,6 +34,7 @@ TEST_ENV = {
 
 def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the supervisor makes its own; one inherited would be shared
     env.update(TEST_ENV)
     env["FRONTDOOR_DATA_DIR"] = "data"  # relative, as `make run` leaves it; the server runs in its own directory
     env["FRONTDOOR_SMTP_PORT"] = str(free_port())
@@ -82,6 +84,16 @@ class Serve:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"frontdoor serve not ready in {timeout_s} s:\n{self.output}")
+
+    def wait_until(self, check: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if check():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no {what} within {timeout_s} s (exit {self.proc.poll()}):\n{self.output[-3000:]}")
 
     def first_token(self) -> str:
         """The first analyst's token, which the announcement shows once."""

@@ -202,6 +202,8 @@ async def _housekeeping(parts: Parts) -> None:
                 await purge_expired(parts.queue)
                 await parts.outbox.setup()
                 await parts.outbox.trim()
+                # Last, and bounded well inside the run's timeout: the rest never waits on it.
+                await parts.queue.listing.build(budget_s=HOUSEKEEPING_TIMEOUT_S / 2)
         except TimeoutError:  # before UNAVAILABLE: a TimeoutError is an OSError
             log.warning("housekeeping cut short after %g s: redis too slow or hung", HOUSEKEEPING_TIMEOUT_S)
         except UNAVAILABLE as exc:

@@ -9,6 +9,7 @@ prints that one line and exits. Nothing else in the package reads `os.environ`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -241,12 +242,26 @@ class Settings:
                 first_retry_s=integer("OUTBOX_FIRST_RETRY_SECONDS", 30, 1, 3600),
                 ttl_s=integer("OUTBOX_TTL_HOURS", 72, 1, 24 * 30) * 3600,
             ),
-            metrics=MetricsSettings(
-                port=integer("METRICS_PORT", 0, 0, 65535),
-                host=get("METRICS_HOST") or "127.0.0.1",
-                token=metrics_token,
-            ),
+            metrics=_metrics(integer("METRICS_PORT", 0, 0, 65535), get("METRICS_HOST") or "127.0.0.1", metrics_token),
         )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def _metrics(port: int, host: str, token: str | None) -> MetricsSettings:
+    """Off loopback the queue's depth and the answers' counts are for the hotline's eyes only, as the
+    action server's calls are: a token, or no start."""
+    if port and token is None and not is_loopback(host):
+        raise ConfigError(f"{_PREFIX}METRICS_TOKEN must be set to serve metrics on {host}: anyone who reaches "
+                          "that port would read them")
+    return MetricsSettings(port=port, host=host, token=token)
 
 def _origins(raw: str | None) -> tuple[str, ...]:
     if raw is None:

@@ -288,3 +288,16 @@ def test_metrics_settings_are_off_unless_a_port_is_given() -> None:
         Settings.from_env({"FRONTDOOR_METRICS_TOKEN": "short"})
     with pytest.raises(ConfigError, match="FRONTDOOR_METRICS_PORT must be between"):
         Settings.from_env({"FRONTDOOR_METRICS_PORT": "70000"})
+
+
+def test_metrics_off_loopback_need_a_token() -> None:
+    from frontdoor.errors import ConfigError
+    from frontdoor.settings import Settings
+
+    with pytest.raises(ConfigError, match="FRONTDOOR_METRICS_TOKEN must be set to serve metrics on 0.0.0.0"):
+        Settings.from_env({"FRONTDOOR_METRICS_PORT": "9108", "FRONTDOOR_METRICS_HOST": "0.0.0.0"})
+    opened = Settings.from_env({"FRONTDOOR_METRICS_PORT": "9108", "FRONTDOOR_METRICS_HOST": "0.0.0.0",
+                                "FRONTDOOR_METRICS_TOKEN": TOKEN}).metrics
+    assert opened.host == "0.0.0.0" and opened.token == TOKEN
+    assert Settings.from_env({"FRONTDOOR_METRICS_PORT": "9108", "FRONTDOOR_METRICS_HOST": "::1"}).metrics.token is None
+    assert not Settings.from_env({"FRONTDOOR_METRICS_HOST": "0.0.0.0"}).metrics.enabled  # off: nothing to guard

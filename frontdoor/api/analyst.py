@@ -141,6 +141,8 @@ def _day(query: dict[str, str], name: str) -> date | None:
     if raw is None:
         return None
     try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):  # fromisoformat also takes 20261201, 2026-W48-1
+            raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(f"{name}: give a date as YYYY-MM-DD", code="invalid_field") from None

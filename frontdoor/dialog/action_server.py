@@ -13,12 +13,12 @@ token is required: the command refuses to start without one.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import signal
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..settings import is_loopback
 
 if TYPE_CHECKING:
     from sanic import HTTPResponse, Request, Sanic
@@ -26,15 +26,6 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 OPEN_PATHS = frozenset({"/health"})  # a liveness probe learns nothing and changes nothing
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
 
 
 def presented_token(request: Request) -> str | None:

@@ -22,6 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
+from time import monotonic
 from typing import Any
 
 from ..errors import InvalidInput
@@ -54,6 +55,8 @@ class CaseFilter:
     def __post_init__(self) -> None:
         if not self.statuses or set(self.statuses) - set(STATUSES):
             raise InvalidInput(f"status: one or more of {', '.join(STATUSES)}, comma-separated", code="invalid_field")
+        if len(set(self.statuses)) != len(self.statuses):  # twice would list each of its cases twice
+            raise InvalidInput("status: give each status once", code="invalid_field")
         if self.lane is not None and self.lane not in keys.LANES:
             raise InvalidInput(f"lane: one of {', '.join(keys.LANES)}", code="invalid_field")
         if self.order not in ORDERS:
@@ -109,27 +112,35 @@ class CaseIndex:
         self.shards = shards
         self._index = Script(redis, source(__package__, "scripts.lua", "index_cases.lua"))
 
-    async def build(self) -> int:
-        """Index the cases stored before the index existed, once per shard (a marker says it is done);
-        safe to run at every start and from several processes at once. Returns how many it added."""
+    async def build(self, *, budget_s: float = 20.0) -> int:
+        """Index the cases stored before the index existed, a SCAN step at a time, for at most `budget_s`:
+        housekeeping calls it every run until every shard's marker says "done", and it goes on from the
+        SCAN cursor the marker keeps, so a Redis holding millions of old cases is indexed over several
+        runs without holding up start-up or the retention that runs before it. Safe from several
+        processes at once (a case indexed twice is one member). Returns how many it added."""
         added = 0
+        deadline = monotonic() + budget_s
         for shard in range(self.shards):
             marker = keys.case_index_built(shard)
-            if await self.redis.exists(marker):
+            state = await self.redis.get(marker)
+            if state in ("1", "done"):  # "1": marked done by the first version of this code
                 continue
-            cursor = "0"
+            cursor = state.removeprefix("scan:") if state and state.startswith("scan:") else "0"
             while True:
                 cursor, n = await self._index([marker], [keys.tag(shard), cursor, SCAN_COUNT, ",".join(STATUSES)])
                 added += int(n)
                 if str(cursor) == "0":
+                    await self.redis.set(marker, "done")
                     break
-            await self.redis.set(marker, "1")
+                await self.redis.set(marker, f"scan:{cursor}")
+                if monotonic() >= deadline:
+                    return added
         return added
 
     async def page(self, filters: CaseFilter, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit: from 1 to {MAX_LIMIT}", code="invalid_field")
-        at = decode_cursor(filters, cursor) if cursor else None
+        at = decode_cursor(filters, cursor) if cursor is not None else None
         statuses = filters.statuses
         if filters.claimed_by is not None:  # only a case in review has a holder (scripts.lua: claim, reassign)
             statuses = tuple(s for s in statuses if s == "in_review")

@@ -90,12 +90,11 @@ class TriageQueue:
         await self._submits.aclose()
 
     async def setup(self) -> None:
-        """Create the consumer group on every lane and index cases from before the listing index; safe to
-        run at every start (and after Redis lost them)."""
+        """Create the consumer group on every lane; safe to run at every start (and after Redis lost them).
+        Cases from before the listing index are indexed by housekeeping (`listing.build`), not here."""
         for shard in range(self.shards):
             for lane in keys.LANES:
                 await create_group(self.redis, keys.lane(shard, lane), keys.GROUP)
-        await self.listing.build()
 
     def shard_of_url(self, value: str) -> int:
         return keys.shard_for(value, self.shards)

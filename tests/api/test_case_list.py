@@ -98,6 +98,7 @@ async def test_a_cursor_is_for_its_own_filters(api, add_analyst):
     ("limit=0", "limit"), ("limit=201", "limit"), ("limit=-1", "limit"), ("limit=ten", "limit"), ("limit=%C2%B2", "limit"),
     ("limit=9999999999", "limit"), ("page=2", "page"), ("status=queued&status=closed", "status"),
     ("url=https://example.com/a&status=queued", "status"), ("url=https://example.com/a&cursor=x", "cursor"),
+    ("status=queued,queued", "status"), ("cursor=", "cursor"), ("since=20261201", "since"), ("until=2026-W48-1", "until"),
 ])
 async def test_bad_listing_parameters_are_400_naming_them(api, add_analyst, query, name):
     h = await add_analyst("alice")

@@ -219,7 +219,7 @@ def test_bad_filters_name_themselves(kwargs, name):
     assert info.value.message.startswith(f"{name}:")
 
 
-async def test_cases_from_before_the_index_are_indexed_once_at_setup(make_queue, report, redis):
+async def test_cases_from_before_the_index_are_indexed_once_by_the_build(make_queue, report, redis):
     clock = Clock(START)
     q = await make_queue(shards=2, clock_ms=clock)
     statuses = await _workflow(q, report, clock)
@@ -227,7 +227,9 @@ async def test_cases_from_before_the_index_are_indexed_once_at_setup(make_queue,
     indexes = [keys.case_index(s, st) for s in range(2) for st in STATUSES]
     await redis.delete(*indexes, keys.case_index_built(0), keys.case_index_built(1))  # data from before the index
     assert (await q.listing.page(CaseFilter())).cases == []
-    await q.setup()
+    await q.setup()  # start-up never waits on the build: housekeeping runs it
+    assert (await q.listing.page(CaseFilter())).cases == []
+    assert await q.listing.build() == len(statuses)
     listed = [c for p in await _all_pages(q, CaseFilter(), 7) for c in p]
     assert {c["id"]: c["status"] for c in listed} == statuses
     assert await q.listing.build() == 0  # done once: the marker stops it
@@ -242,6 +244,25 @@ async def test_cases_from_before_the_index_are_indexed_once_at_setup(make_queue,
     await redis.delete(keys.case_index_built(shard))
     assert await q.listing.build() == 1
     assert await redis.zscore(keys.case_index(shard, "queued"), listing.position(fields)) is None
+
+
+async def test_the_build_stops_at_its_budget_and_goes_on_from_its_scan_cursor(make_queue, report, redis, monkeypatch):
+    clock = Clock(START)
+    q = await make_queue(clock_ms=clock)
+    opened = await _fill(q, report, clock, 40)
+    await redis.delete(*[keys.case_index(0, st) for st in STATUSES], keys.case_index_built(0))
+    monkeypatch.setattr(listing, "SCAN_COUNT", 5)  # many SCAN steps over 40 cases and their other keys
+    first = await q.listing.build(budget_s=0)  # one step, then the budget is spent
+    state = await redis.get(keys.case_index_built(0))
+    assert state.startswith("scan:") and state != "scan:0" and first < 40
+    total = first
+    for _ in range(1000):
+        total += await q.listing.build(budget_s=0)
+        if await redis.get(keys.case_index_built(0)) == "done":
+            break
+    assert total == 40 and await redis.get(keys.case_index_built(0)) == "done"
+    listed = [c["id"] for p in await _all_pages(q, CaseFilter(), 50) for c in p]
+    assert sorted(listed) == sorted(opened)  # each once: resuming never indexed a case twice
 
 
 async def test_listing_and_index_build_on_a_redis_cluster(make_cluster_queue, report, cluster_redis):

@@ -330,7 +330,8 @@ async def shown_question_is_awaited(h: Harness, key: ConversationKey, turn: Turn
         assert last.text in {i18n.text(locale, k) for k in ("ask_path", "after_submit", "after_help")}, last.text
     else:
         assert asked is not None
-        assert last.text.startswith(i18n.text(locale, form.SLOTS[asked].ask_key)), f"waits for {asked}, shows {last.text!r}"
+        question = i18n.text(locale, form.SLOTS[asked].ask_key, **form.ASK_VALUES.get(asked, {}))
+        assert last.text.startswith(question), f"waits for {asked}, shows {last.text!r}"
 
 
 def test_after_help_during_the_language_choice_the_question_shown_is_answered(harness: Harness) -> None:

@@ -43,87 +43,106 @@ LIBRARY_LOGGERS = (
 
 @dataclass(frozen=True)
 class Vetted:
-    """A library's record we know, and the sentence written for it. `starts` is how its template
-    begins (the message before %-formatting; for an f-string the literal text before the first field;
-    for a message that is an object, the object's type name). "{exc}" in `says` is the type of the
+    """A library's record we know (in VETTED, under its logger), and the sentence written for it.
+    `starts` is how its template begins (the message before %-formatting; for an f-string the literal
+    text before the first field; for a message that is an object, the object's type name). "{exc}" in `says` is the type of the
     record's exception. `frames`: also print the exception's frames (never its message)."""
 
-    logger: str
     starts: str
     says: str
     frames: bool = False
 
 
-VETTED = (
+# By logger (a record of a child logger, such as aiohttp.server.x, is its parent's): the first rule whose
+# `starts` matches wins.
+VETTED: dict[str, tuple[Vetted, ...]] = {
     # aiohttp: the server's own complaints about a connection (web_protocol.py)
-    Vetted("aiohttp.server", "Error handling request", "malformed request from a client: {exc}"),
-    Vetted("aiohttp.server", "Unhandled exception", "unhandled exception while serving a request: {exc}", frames=True),
-    Vetted("aiohttp.server", "Ignored premature client disconnection", "a client disconnected before the answer"),
-    Vetted("aiohttp.server", "Request handler timed out", "a request handler timed out"),
-    Vetted("aiohttp.server", "Start lingering close timer", "lingering before closing a connection"),
-    Vetted("aiohttp.server", "Uncompleted request", "a client closed its connection mid-request"),
-    Vetted("aiohttp.server", "Missing return statement", "a request handler returned no response"),
-    Vetted("aiohttp.server", "Web-handler should return", "a request handler returned no response"),
-    Vetted("aiohttp.server", "Failed to create request handler", "request handler made with fewer options"),
-    Vetted("aiohttp.internal", "Exception in eof callback", "a stream callback failed: {exc}", frames=True),
-    Vetted("aiohttp.internal", "Multiple access to StreamReader", "a stream was read past its end"),
-    Vetted("aiohttp.internal", "Failed to close multipart part", "a multipart part could not be closed: {exc}"),
-    Vetted("aiohttp.client", "Error while closing connector", "a client connector did not close cleanly"),
+    "aiohttp.server": (
+        Vetted("Error handling request", "malformed request from a client: {exc}"),
+        Vetted("Unhandled exception", "unhandled exception while serving a request: {exc}", frames=True),
+        Vetted("Ignored premature client disconnection", "a client disconnected before the answer"),
+        Vetted("Request handler timed out", "a request handler timed out"),
+        Vetted("Start lingering close timer", "lingering before closing a connection"),
+        Vetted("Uncompleted request", "a client closed its connection mid-request"),
+        Vetted("Missing return statement", "a request handler returned no response"),
+        Vetted("Web-handler should return", "a request handler returned no response"),
+        Vetted("Failed to create request handler", "request handler made with fewer options"),
+    ),
+    "aiohttp.internal": (
+        Vetted("Exception in eof callback", "a stream callback failed: {exc}", frames=True),
+        Vetted("Multiple access to StreamReader", "a stream was read past its end"),
+        Vetted("Failed to close multipart part", "a multipart part could not be closed: {exc}"),
+    ),
+    "aiohttp.client": (
+        Vetted("Error while closing connector", "a client connector did not close cleanly"),
+    ),
     # aiosmtpd (smtp.py): every line of a session names the peer, some the sender or a recipient
-    Vetted("mail.log", "Peer: ", "smtp: a client connected"),
-    Vetted("mail.log", "%r handling connection", "smtp: session started"),
-    Vetted("mail.log", "%r connection lost", "smtp: connection closed"),
-    Vetted("mail.log", "%r EOF received", "smtp: the client closed its side"),
-    Vetted("mail.log", "%r connection timeout", "smtp: a session timed out"),
-    Vetted("mail.log", "%r << ", "smtp: reply sent"),
-    Vetted("mail.log", "%r >> ", "smtp: command received"),
-    Vetted("mail.log", "_handle_client readline", "smtp: line read"),
-    Vetted("mail.log", "%r SMTP session exception", "smtp: a session failed: {exc}", frames=True),
-    Vetted("mail.log", "%r unrecognised", "smtp: unrecognised command"),
-    Vetted("mail.log", "%r too many bogus commands", "smtp: too many unrecognised commands; closing"),
-    Vetted("mail.log", "%r over limit for", "smtp: a command sent too many times; closing"),
-    Vetted("mail.log", "%r Connection lost during _handle_client", "smtp: connection lost"),
-    Vetted("mail.log", "%r Exception in handle_exception", "smtp: the error handler failed: {exc}", frames=True),
-    Vetted("mail.log", "%r sender: ", "smtp: envelope sender given"),
-    Vetted("mail.log", "%r recip: ", "smtp: recipient given"),
-    Vetted("mail.log", "DATA readline", "smtp: message line read"),
-    Vetted("mail.log", "Connection lost during DATA", "smtp: connection lost during DATA"),
-    Vetted("mail.log", "Available AUTH mechanisms", "smtp: server made"),
+    "mail.log": (
+        Vetted("Peer: ", "smtp: a client connected"),
+        Vetted("%r handling connection", "smtp: session started"),
+        Vetted("%r connection lost", "smtp: connection closed"),
+        Vetted("%r EOF received", "smtp: the client closed its side"),
+        Vetted("%r connection timeout", "smtp: a session timed out"),
+        Vetted("%r << ", "smtp: reply sent"),
+        Vetted("%r >> ", "smtp: command received"),
+        Vetted("_handle_client readline", "smtp: line read"),
+        Vetted("%r SMTP session exception", "smtp: a session failed: {exc}", frames=True),
+        Vetted("%r unrecognised", "smtp: unrecognised command"),
+        Vetted("%r too many bogus commands", "smtp: too many unrecognised commands; closing"),
+        Vetted("%r over limit for", "smtp: a command sent too many times; closing"),
+        Vetted("%r Connection lost during _handle_client", "smtp: connection lost"),
+        Vetted("%r Exception in handle_exception", "smtp: the error handler failed: {exc}", frames=True),
+        Vetted("%r sender: ", "smtp: envelope sender given"),
+        Vetted("%r recip: ", "smtp: recipient given"),
+        Vetted("DATA readline", "smtp: message line read"),
+        Vetted("Connection lost during DATA", "smtp: connection lost during DATA"),
+        Vetted("Available AUTH mechanisms", "smtp: server made"),
+    ),
     # asyncio (and uvloop, which logs as asyncio): the loop's exception handler, debug-mode reports
-    Vetted("asyncio", "Task exception was never retrieved", "a task's exception was never retrieved: {exc}",
-           frames=True),
-    Vetted("asyncio", "Future exception was never retrieved", "a future's exception was never retrieved: {exc}",
-           frames=True),
-    Vetted("asyncio", "Exception in callback", "an event-loop callback failed: {exc}", frames=True),
-    Vetted("asyncio", "Task was destroyed but it is pending", "a pending task was destroyed"),
-    Vetted("asyncio", "Unclosed", "a connection or session was not closed"),
-    Vetted("asyncio", "Fatal", "a connection failed: {exc}"),
-    Vetted("asyncio", "SSL", "a TLS connection failed: {exc}"),
-    Vetted("asyncio", "socket.send() raised exception", "a write to a closed connection"),
-    Vetted("asyncio", "Executing", "a callback held the event loop (debug mode)"),
-    Vetted("asyncio", "poll", "a slow poll of the event loop (debug mode)"),
-    Vetted("asyncio", "Using selector", "event loop made (debug mode)"),
+    "asyncio": (
+        Vetted("Task exception was never retrieved", "a task's exception was never retrieved: {exc}", frames=True),
+        Vetted("Future exception was never retrieved", "a future's exception was never retrieved: {exc}", frames=True),
+        Vetted("Exception in callback", "an event-loop callback failed: {exc}", frames=True),
+        Vetted("Task was destroyed but it is pending", "a pending task was destroyed"),
+        Vetted("Unclosed", "a connection or session was not closed"),
+        Vetted("Fatal", "a connection failed: {exc}"),
+        Vetted("SSL", "a TLS connection failed: {exc}"),
+        Vetted("socket.send() raised exception", "a write to a closed connection"),
+        Vetted("Executing", "a callback held the event loop (debug mode)"),
+        Vetted("poll", "a slow poll of the event loop (debug mode)"),
+        Vetted("Using selector", "event loop made (debug mode)"),
+    ),
     # sanic and rasa-sdk: the action server (dialog/action_server.py)
-    Vetted("sanic.root", "Received signal", "action server: stopping on a signal"),
-    Vetted("sanic.root", "Server Stopped", "action server: stopped"),
-    Vetted("sanic.root", "Goin' Fast", "action server: listening"),
-    Vetted("sanic.server", "Starting worker", "action server: starting"),
-    Vetted("sanic.server", "Worker ready", "action server: ready"),
-    Vetted("sanic.server", "Stopping worker", "action server: stopping"),
-    Vetted("sanic.server", "Worker complete", "action server: done"),
-    Vetted("sanic.error", "Exception occurred while handling uri", "action server: a request failed: {exc}",
-           frames=True),
-    Vetted("sanic.error", "Experienced exception while trying to serve", "action server: stopped: {exc}"),
-    Vetted("rasa_sdk.executor", "Registered function for", "rasa_sdk: an action registered"),
-    Vetted("rasa_sdk.executor", "Received request to run", "rasa_sdk: an action called"),
-    Vetted("rasa_sdk.executor", "Finished running", "rasa_sdk: an action finished"),
-    Vetted("rasa_sdk.endpoint", "Exception occurred during execution of request", "rasa_sdk: an action failed: {exc}",
-           frames=True),
-    Vetted("rasa_sdk.endpoint", "ActionNotFoundException", "rasa_sdk: no such action"),
-    Vetted("rasa_sdk.endpoint", "ActionExecutionRejection", "rasa_sdk: an action refused the call"),
-    Vetted("rasa_sdk.endpoint", "ActionMissingDomainException", "rasa_sdk: a call without the domain"),
-    Vetted("py.warnings", "", "a Python warning (its text is not shown)"),
-)
+    "sanic.root": (
+        Vetted("Received signal", "action server: stopping on a signal"),
+        Vetted("Server Stopped", "action server: stopped"),
+        Vetted("Goin' Fast", "action server: listening"),
+    ),
+    "sanic.server": (
+        Vetted("Starting worker", "action server: starting"),
+        Vetted("Worker ready", "action server: ready"),
+        Vetted("Stopping worker", "action server: stopping"),
+        Vetted("Worker complete", "action server: done"),
+    ),
+    "sanic.error": (
+        Vetted("Exception occurred while handling uri", "action server: a request failed: {exc}", frames=True),
+        Vetted("Experienced exception while trying to serve", "action server: stopped: {exc}"),
+    ),
+    "rasa_sdk.executor": (
+        Vetted("Registered function for", "rasa_sdk: an action registered"),
+        Vetted("Received request to run", "rasa_sdk: an action called"),
+        Vetted("Finished running", "rasa_sdk: an action finished"),
+    ),
+    "rasa_sdk.endpoint": (
+        Vetted("Exception occurred during execution of request", "rasa_sdk: an action failed: {exc}", frames=True),
+        Vetted("ActionNotFoundException", "rasa_sdk: no such action"),
+        Vetted("ActionExecutionRejection", "rasa_sdk: an action refused the call"),
+        Vetted("ActionMissingDomainException", "rasa_sdk: a call without the domain"),
+    ),
+    "py.warnings": (
+        Vetted("", "a Python warning (its text is not shown)"),
+    ),
+}
 
 
 def is_ours(name: str) -> bool:
@@ -143,10 +162,13 @@ def safe_message(record: logging.LogRecord) -> tuple[str, BaseException | None]:
         except Exception:  # wrong arguments for the template: say where, not what
             return f"(a log call with bad arguments at {record.module}:{record.lineno})", None
     template = record.msg if isinstance(record.msg, str) else type(record.msg).__name__
-    for rule in VETTED:
-        if _belongs(record.name, rule.logger) and template.startswith(rule.starts):
-            said = rule.says.replace("{exc}", type(exc).__name__ if exc is not None else "-")
-            return said, exc if rule.frames else None
+    for logger, rules in VETTED.items():
+        if not _belongs(record.name, logger):
+            continue
+        for rule in rules:
+            if template.startswith(rule.starts):
+                said = rule.says.replace("{exc}", type(exc).__name__ if exc is not None else "-")
+                return said, exc if rule.frames else None
     # Not foreseen: neither the text nor its arguments, only where it came from.
     return f"(message withheld, from {record.module}:{record.lineno})", exc
 

@@ -37,5 +37,5 @@ def test_dialog_bench_quick_prints_the_figures() -> None:
         ratios = level["turn_vs_baseline"]
         for name in ("all_turns", "non_submit_turns"):
             assert ratios[name]["value"] > 0 and ratios[name]["target"] > 0
-            assert isinstance(ratios[name]["met"], bool)
+            assert ratios[name]["met"] is (ratios[name]["value"] <= ratios[name]["target"])  # at most: turn time
         assert ratios["submit_turn"]["value"] > 0

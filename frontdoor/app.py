@@ -21,7 +21,7 @@ from aiohttp import web
 
 from .api import analyst, public
 from .api.accounts import Analysts
-from .api.appkeys import ACCOUNTS, INTAKE, KEYRING, LIMITS, OUTBOX, PING, QUEUE, RECEIPT_PACE
+from .api.appkeys import ACCOUNTS, INTAKE, KEYRING, LIMITS, OUTBOX, PING, QUEUE, RECEIPTS
 from .channels.base import Channel
 from .channels.email.server import EmailChannel
 from .channels.web.chat import WebChat
@@ -33,6 +33,7 @@ from .errors import ConfigError
 from .http import templates
 from .http.errors import error_guard
 from .http.pace import Pace
+from .http.receipts import ReceiptLookup
 from .http.ratelimit import RateLimiter, RequestLimits
 from .http.security import security_middleware
 from .keyring import Keyring, load_secret
@@ -71,7 +72,7 @@ class Parts:
     limiter: RateLimiter
     browser_limits: RequestLimits  # keyed on the client address: for requests from reporters' browsers
     accounts: Analysts
-    receipt_pace: Pace  # receipt look-ups of all clients together
+    receipts: ReceiptLookup  # the API's and the page's one look-up: per client, then all clients' pace
     outages: Outages  # this process's account of Redis being away: one warning, one line when back
 
 
@@ -81,7 +82,7 @@ ChannelFactory = Callable[[Parts], "Channel | None"]
 # settings turn off.
 CHANNELS: Mapping[str, ChannelFactory] = {
     "web": lambda p: WebChat(p.dialog, p.browser_limits, p.settings.hotline),
-    "web_form": lambda p: WebForm(p.intake, p.catalog, p.browser_limits, p.settings.hotline, p.receipt_pace),
+    "web_form": lambda p: WebForm(p.intake, p.catalog, p.browser_limits, p.settings.hotline, p.receipts),
     "email": lambda p: EmailChannel(p.intake, p.outbox, p.catalog, p.keyring, p.settings.email, p.settings.hotline,
                                     timeout_s=p.settings.request_timeout_s) if p.settings.email.enabled else None,
 }
@@ -102,9 +103,10 @@ def build_parts(settings: Settings, redis_url: str, channels: Mapping[str, Chann
                                            "reports": web.reports_per_min, "receipts": web.receipts_per_min})
     pace = Pace(redis, "receipts", rate_per_s=web.receipts_per_s,
                 max_wait_s=min(RECEIPT_MAX_WAIT_S, settings.request_timeout_s / 2))
+    browser_limits = RequestLimits(limiter, trust_forwarded_for=web.trust_forwarded_for)
     return Parts(settings, redis, keyring, queue, intake, Outbox(redis, keyring, settings.outbox, channels), catalog,
-                 dialog, limiter, RequestLimits(limiter, trust_forwarded_for=web.trust_forwarded_for),
-                 Analysts(redis, keyring), pace, Outages(redis.ping))
+                 dialog, limiter, browser_limits, Analysts(redis, keyring), ReceiptLookup(browser_limits, pace, intake),
+                 Outages(redis.ping))
 
 
 def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True, outbox_sender: bool = True,
@@ -120,7 +122,7 @@ def create_app(settings: Settings, redis_url: str, *, housekeeping: bool = True,
                           client_max_size=settings.max_body_bytes)
     app[ACCOUNTS], app[INTAKE], app[KEYRING] = parts.accounts, parts.intake, parts.keyring
     app[OUTBOX], app[QUEUE], app[PING] = parts.outbox, parts.queue, parts.redis.ping
-    app[LIMITS], app[RECEIPT_PACE] = parts.browser_limits, parts.receipt_pace
+    app[LIMITS], app[RECEIPTS] = parts.browser_limits, parts.receipts
     templates.setup(app)
     for channel in running.values():
         app.router.add_routes(channel.routes())

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..http.pace import Pace
 from ..http.ratelimit import RequestLimits
+from ..http.receipts import ReceiptLookup
 from ..keyring import Keyring
 from ..outbox import Outbox
 from ..queue import TriageQueue
@@ -16,9 +16,9 @@ from .accounts import Analysts
 
 ACCOUNTS = web.AppKey("accounts", Analysts)
 INTAKE = web.AppKey("intake", ReportIntake)
-# The public routes' limits: per client (reports and receipts), and receipts of all clients together.
+# The public routes' limits per client (reports), and the receipt look-up with its own limits.
 LIMITS = web.AppKey("limits", RequestLimits)
-RECEIPT_PACE = web.AppKey("receipt_pace", Pace)
+RECEIPTS = web.AppKey("receipts", ReceiptLookup)
 KEYRING = web.AppKey("keyring", Keyring)  # analysts read a consented contact
 OUTBOX = web.AppKey("outbox", Outbox)  # for its counts in the statistics
 QUEUE = web.AppKey("queue", TriageQueue)

@@ -9,7 +9,7 @@ from aiohttp import web
 from ..errors import NotFound
 from ..http.errors import json_error, json_reply, read_json
 from ..http.idempotency import KeyReused, idempotency_key
-from .appkeys import INTAKE, LIMITS, PING, RECEIPT_PACE
+from .appkeys import INTAKE, LIMITS, PING, RECEIPTS
 from .openapi import document
 
 # A probe wants its answer sooner than the request deadline: a Redis that hangs is "not ready" in 2 s.
@@ -32,10 +32,7 @@ async def submit_report(request: web.Request) -> web.Response:
 
 
 async def receipt(request: web.Request) -> web.Response:
-    # Per client first (one busy address does not use up everyone's pace), then all clients together.
-    await request.app[LIMITS].check(request, "receipts")
-    await request.app[RECEIPT_PACE].wait_turn()
-    status = await request.app[INTAKE].status(request.match_info["code"])
+    status = await request.app[RECEIPTS].status(request, request.match_info["code"])
     if status is None:
         raise NotFound("We have no report with this receipt code. Check the code and try again.", code="receipt_not_found")
     return json_reply({"status": status})

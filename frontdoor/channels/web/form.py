@@ -28,7 +28,7 @@ from ...dialog import i18n
 from ...dialog.actions import REPORTER_ROLE, resources_for
 from ...dialog.countries import country_name
 from ...errors import RateLimited
-from ...http.pace import Pace
+from ...http.receipts import ReceiptLookup
 from ...http.ratelimit import RequestLimits
 from ...outbox import Outbound
 from ...reports import urls
@@ -61,15 +61,15 @@ def _countries(locale: str) -> list[tuple[str, str]]:
 
 class WebForm:
     """The form, and the receipt page (receipt.py) where its receipt is followed without JavaScript.
-    `receipt_pace`: the receipt look-ups' pace for all clients, the API's own (api/public.py)."""
+    `receipts`: the receipt look-up, the API's own (http/receipts.py)."""
 
     def __init__(self, intake: ReportIntake, catalog: Catalog, limits: RequestLimits, hotline: HotlineSettings,
-                 receipt_pace: Pace) -> None:
+                 receipts: ReceiptLookup) -> None:
         self._intake = intake
         self._catalog = catalog
         self._limits = limits
         self._hotline = hotline
-        self._receipts = ReceiptPage(intake, limits, receipt_pace, hotline)
+        self._receipts = ReceiptPage(receipts, hotline)
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         return [web.get("/report", self.show_form), web.post("/report", self.submit_form), *self._receipts.routes()]

@@ -2,10 +2,10 @@
 their language, how far their report has come.
 
 The code is posted, never put in the URL, so it stays out of the address bar, the history, access
-logs and any Referer. A look-up here is a look-up like the API's (`GET /api/v1/receipts/{code}`):
-the same per-client limit ("receipts"), then the same pace for all clients together, then the
-intake's `status`. A code that cannot be one and a code no report has get the same page: telling
-them apart would only help a guesser. Too many look-ups get a page in the reporter's language with
+logs and any Referer. A look-up here is the API's own (`GET /api/v1/receipts/{code}`,
+http/receipts.py): the same per-client limit, the same pace for all clients, the same answer. A
+code that cannot be one and a code no report has get the same page: telling them apart would only
+help a guesser. Too many look-ups get a page in the reporter's language with
 Retry-After, not the API's JSON, since a person reads this answer.
 """
 
@@ -19,9 +19,7 @@ from aiohttp import web
 
 from ... import ids
 from ...errors import RateLimited
-from ...http.pace import Pace
-from ...http.ratelimit import RequestLimits
-from ...reports.intake import ReportIntake
+from ...http.receipts import ReceiptLookup
 from ...settings import HotlineSettings
 from .pages import page_context, page_locale, read_form
 
@@ -31,10 +29,8 @@ NO_STORE = {"Cache-Control": "no-store"}  # a status page is the reporter's own:
 
 
 class ReceiptPage:
-    def __init__(self, intake: ReportIntake, limits: RequestLimits, pace: Pace, hotline: HotlineSettings) -> None:
-        self._intake = intake
-        self._limits = limits
-        self._pace = pace
+    def __init__(self, receipts: ReceiptLookup, hotline: HotlineSettings) -> None:
+        self._receipts = receipts
         self._hotline = hotline
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
@@ -47,15 +43,13 @@ class ReceiptPage:
         data = await read_form(request)
         locale = page_locale(request, data)
         context = self._context(locale)
+        code = data.get("code")
+        typed = code if isinstance(code, str) and len(code) <= MAX_CODE_CHARS else ""
         try:
-            await self._limits.check(request, "receipts")  # per client first, then all clients together
-            await self._pace.wait_turn()
+            status = await self._receipts.status(request, typed)
         except RateLimited as exc:
             context.update(retry_after=exc.retry_after_s)
             return self._render(request, context, status=429, headers={"Retry-After": str(exc.retry_after_s)})
-        code = data.get("code")
-        typed = code if isinstance(code, str) and len(code) <= MAX_CODE_CHARS else ""
-        status = await self._intake.status(typed)
         if status is None:
             context.update(not_found=True, typed=typed)
             return self._render(request, context, status=404)
